@@ -1,0 +1,1 @@
+"""Backends: one package per target, each emitting an artifact from an ``ir.Graph``."""

@@ -1,0 +1,63 @@
+"""Check nodes against their ONNX schema (``onnx.defs``)."""
+
+from __future__ import annotations
+
+import onnx.defs
+
+from .errors import GraphValidationError
+from .node import Node
+from .opset import get_schema, is_default_domain
+
+_ATTR_KIND = {int(v): k for k, v in onnx.defs.OpSchema.AttrType.__members__.items()}
+
+
+def check_node(node: Node, opset_imports: dict[str, int]) -> None:
+    """Raise GraphValidationError naming the node if it does not match its schema.
+
+    Ops of custom domains that ONNX does not know are kept as they are, unchecked.
+    """
+    domain = "" if is_default_domain(node.domain) else node.domain
+    version = opset_imports.get(domain)
+    if version is None:
+        if domain == "":
+            raise GraphValidationError("the graph imports no default-domain opset", node=node.name)
+        return
+    schema = get_schema(node.op_type, version, domain)
+    if schema is None:
+        if domain == "" or onnx.defs.has(node.op_type, domain):
+            where = f"domain '{domain}' " if domain else ""
+            raise GraphValidationError(f"unknown op '{node.op_type}' in {where}opset {version}", node=node.name)
+        return
+    for name, value in node.attrs.items():
+        spec = schema.attributes.get(name)
+        if spec is None:
+            raise GraphValidationError(
+                f"{node.op_type}-{schema.since_version} has no attribute '{name}'"
+                f" (known: {', '.join(sorted(schema.attributes)) or 'none'})", node=node.name)
+        want = spec.type.name
+        have = node.attr_types.get(name)
+        if have is not None and have != want:
+            raise GraphValidationError(
+                f"attribute '{name}' of {node.op_type} must be {want}, got {have}", node=node.name)
+    for name, spec in schema.attributes.items():
+        if spec.required and name not in node.attrs:
+            raise GraphValidationError(f"{node.op_type} requires attribute '{name}'", node=node.name)
+    n_in = len(node.inputs)
+    while n_in and not node.inputs[n_in - 1]:
+        n_in -= 1
+    if not schema.min_input <= n_in <= schema.max_input and not (n_in < schema.min_input and len(node.inputs) >= schema.min_input):
+        raise GraphValidationError(
+            f"{node.op_type}-{schema.since_version} takes {_range(schema.min_input, schema.max_input)} inputs, got {n_in}",
+            node=node.name)
+    n_out = len(node.outputs)
+    if not schema.min_output <= n_out <= schema.max_output:
+        raise GraphValidationError(
+            f"{node.op_type}-{schema.since_version} has {_range(schema.min_output, schema.max_output)} outputs, got {n_out}",
+            node=node.name)
+
+
+def _range(lo: int, hi: int) -> str:
+    if lo == hi:
+        return str(lo)
+    return f"{lo} or more" if hi >= 2**31 - 1 else f"{lo} to {hi}"
+

@@ -1,0 +1,98 @@
+"""Weights on disk: the safetensors format, written streaming and read memory-mapped.
+
+The format is small and documented (8-byte little-endian header length, a JSON header,
+then the raw bytes), so we read and write it directly: a 2 GB model never needs a
+second copy in memory, and dtypes safetensors does not know (string aside) are kept
+as raw bytes with their real dtype recorded in the header's ``__metadata__``.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import struct
+from typing import BinaryIO, Iterable
+
+import numpy as np
+
+from . import dtypes
+from .errors import ModelLoadError
+
+_ALIGN = 8
+_CHUNK = 64 << 20
+
+
+def write_array(f: BinaryIO, array: np.ndarray) -> None:
+    """Write an array's bytes in C order, little endian, in chunks (no full copy)."""
+    if array.dtype.byteorder == ">":
+        array = array.astype(array.dtype.newbyteorder("<"))
+    flat = array.reshape(-1) if array.flags.c_contiguous else None
+    if flat is None:
+        for i in range(array.shape[0]):
+            write_array(f, array[i])
+        return
+    raw = flat.view(np.uint8)
+    for start in range(0, raw.size, _CHUNK):
+        f.write(memoryview(raw[start:start + _CHUNK]))
+
+
+def save_safetensors(path: str, arrays: Iterable[tuple[str, np.ndarray]], metadata: dict[str, str] | None = None) -> None:
+    arrays = list(arrays)
+    header: dict[str, object] = {}
+    meta = dict(metadata or {})
+    offset = 0
+    for key, arr in arrays:
+        name = dtypes.of_array(arr)
+        if name == "string":
+            raise ValueError(f"string tensor '{key}' cannot go to safetensors")
+        code = dtypes.SAFETENSORS_CODES.get(name)
+        shape = list(arr.shape)
+        if code is None:  # stored as bytes; the real dtype goes into the metadata
+            code, shape = "U8", [int(arr.nbytes)]
+            meta[f"dtype:{key}"] = name
+        header[key] = {"dtype": code, "shape": shape, "data_offsets": [offset, offset + int(arr.nbytes)]}
+        offset += int(arr.nbytes)
+    if meta:
+        header["__metadata__"] = meta
+    blob = json.dumps(header, separators=(",", ":")).encode()
+    blob += b" " * (-len(blob) % _ALIGN)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(blob)))
+        f.write(blob)
+        for _, arr in arrays:
+            write_array(f, arr)
+
+
+def load_safetensors(path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Arrays (read-only views on a memory map of the file) and the metadata."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < 8:
+                raise ModelLoadError(f"{path}: truncated safetensors file")
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path}: file not found") from None
+    (n,) = struct.unpack("<Q", mm[:8])
+    if 8 + n > size:
+        raise ModelLoadError(f"{path}: truncated safetensors header")
+    try:
+        header = json.loads(mm[8:8 + n])
+    except ValueError:
+        raise ModelLoadError(f"{path}: not a safetensors file") from None
+    meta = header.pop("__metadata__", {}) or {}
+    base = 8 + n
+    out: dict[str, np.ndarray] = {}
+    for key, info in header.items():
+        begin, end = info["data_offsets"]
+        if base + end > size:
+            raise ModelLoadError(f"{path}: truncated data for tensor '{key}'")
+        real = meta.get(f"dtype:{key}")
+        name = real or dtypes.SAFETENSORS_TO_NAME[info["dtype"]]
+        dt = dtypes.to_numpy(name)
+        shape = info["shape"] if real is None else None
+        count = (end - begin) // dt.itemsize if dt.itemsize else 0
+        arr = np.frombuffer(mm, dtype=dt, count=count, offset=base + begin) if count else np.zeros(0, dt)
+        out[key] = arr.reshape(shape) if shape is not None else arr
+    return out, meta
