@@ -7,10 +7,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from backends import TARGETS, get_backend
 from ir.errors import InputError, UnsupportedError
 from ir.graph import Graph
 
-TARGETS = ("onnx", "pytorch", "tensorflow")
+_LOAD_OPTIONS = ("upgrade_opset", "infer_shapes", "example_inputs", "input_shapes")
 FRAMEWORKS = ("onnx", "ir", "pytorch", "tensorflow")
 _TF_SUFFIXES = (".keras", ".h5", ".hdf5")
 _TORCH_SUFFIXES = (".pt2", ".pt", ".pth", ".ptl")
@@ -86,38 +87,24 @@ def load(source, framework: str | None = None, **options) -> Graph:
 
 
 def save(graph: Graph, output, to: str = "onnx", **options) -> str:
-    """Write ``graph`` as a ``to`` artifact (``"ir"`` writes the IR folder)."""
-    output = os.fspath(output)
-    if to == "onnx":
-        from backends import onnx as onnx_backend
-
-        return onnx_backend.save(graph, output, opset=options.get("opset"), external_data=options.get("external_data"))[0]
+    """Write ``graph`` as a ``to`` artifact (``"ir"`` writes the IR folder); returns the path."""
     if to == "ir":
         import ir
 
-        return ir.save(graph, output)
-    if to in TARGETS:
-        raise UnsupportedError(f"the {to} backend is not available in this version yet")
-    raise InputError(f"unknown target '{to}' (choose from {', '.join(TARGETS)})")
+        return ir.save(graph, os.fspath(output))
+    return get_backend(to).save(graph, os.fspath(output), **options).path
 
 
 def convert(source, output, to: str = "onnx", framework: str | None = None, validate: bool = True, **options) -> ConversionResult:
     """Load ``source``, emit a ``to`` artifact at ``output``; returns a ConversionResult."""
-    if to not in TARGETS:
-        raise InputError(f"unknown target '{to}' (choose from {', '.join(TARGETS)})")
+    backend = get_backend(to)  # a wrong target fails before any work
     start = time.perf_counter()
-    load_opts = {k: v for k, v in options.items() if k not in ("opset", "external_data")}
+    load_opts = {k: v for k, v in options.items() if k in _LOAD_OPTIONS}
     graph = load(source, framework, **load_opts)
-    opset = None
-    if to == "onnx":
-        from backends import onnx as onnx_backend
-
-        path, opset = onnx_backend.save(graph, os.fspath(output), opset=options.get("opset"),
-                                        external_data=options.get("external_data"))
-    else:
-        path = save(graph, output, to=to, **options)
+    emitted = backend.save(graph, os.fspath(output), **{k: v for k, v in options.items() if k not in _LOAD_OPTIONS})
     return ConversionResult(source=str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__,
-                            output=path, target=to, graph=graph, opset=opset, seconds=time.perf_counter() - start)
+                            output=emitted.path, target=to, graph=graph, opset=emitted.opset,
+                            seconds=time.perf_counter() - start, details=emitted.details)
 
 
 def inspect(source, framework: str | None = None) -> dict[str, Any]:

@@ -16,12 +16,13 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from backends import EmitResult
 from ir import dtypes
 from ir.errors import InputError, OpsetConversionError
 from ir.graph import Graph
 from ir.node import Node
 from ir.onnx_wire import GRAPH_INITIALIZER, MODEL_GRAPH, TENSOR_RAW_DATA, len_field
-from ir.opset import CANONICAL_OPSET
+from ir.opset import CANONICAL_OPSET, get_schema
 from ir.passes.opset import downgrade
 from ir.types import ValueType
 from ir.weights import write_array
@@ -203,8 +204,23 @@ def _version() -> str:
         return "0"
 
 
-def save(graph: Graph, path: str, *, opset: int | None = None, external_data: bool | None = None) -> tuple[str, int]:
-    """Write ``graph`` as an ONNX file at ``path`` (atomically); returns (path, opset written).
+def supported_ops() -> dict[str, list[str]]:
+    """Every default-domain op of the canonical opset (custom domains pass through as they are)."""
+    import onnx.defs
+
+    from ir.opset import schema_versions
+
+    names = sorted({s.name for s in onnx.defs.get_all_schemas_with_history() if s.domain == ""})
+    out = {}
+    for name in names:
+        versions = [v for v in schema_versions(name) if v <= CANONICAL_OPSET]
+        if versions and get_schema(name, CANONICAL_OPSET) is not None and not get_schema(name, CANONICAL_OPSET).deprecated:
+            out[name] = [f"{versions[0]}-{CANONICAL_OPSET}"]
+    return out
+
+
+def save(graph: Graph, path: str, *, opset: int | None = None, external_data: bool | None = None, **_ignored) -> EmitResult:
+    """Write ``graph`` as an ONNX file at ``path`` (atomically).
 
     ``external_data=None`` puts weights in ``<path>.data`` only when the model would
     pass protobuf's 2 GB limit; True or False forces the choice.
@@ -267,4 +283,5 @@ def save(graph: Graph, path: str, *, opset: int | None = None, external_data: bo
             if t is not None and os.path.exists(t.name):
                 os.unlink(t.name)
         raise
-    return path, written
+    return EmitResult(path=path, target="onnx", opset=written,
+                      details={"external_data": os.path.join(folder, data_name) if external else None})

@@ -1,0 +1,207 @@
+"""The ``mmconvert`` command line.
+
+Exit codes: 0 success, 1 parity mismatch, 2 bad usage or unreadable input,
+3 unsupported (ops or features), 4 internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from backends import TARGETS
+
+from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, MMConvertError
+
+_out = Console(highlight=False)
+_err = Console(stderr=True, highlight=False)
+
+
+class _State:
+    quiet = False
+
+
+def _status(message: str):
+    if _State.quiet or not _err.is_terminal:
+        from contextlib import nullcontext
+
+        if not _State.quiet:
+            _err.print(message)
+        return nullcontext()
+    return _err.status(message)
+
+
+def _parse_shapes(values: tuple[str, ...]) -> dict[str, list]:
+    shapes = {}
+    for value in values:
+        name, sep, dims = value.rpartition(":")
+        if not sep or not name or not dims:
+            raise click.BadParameter(f"'{value}' is not NAME:DIMS (e.g. input:1,3,224,224)", param_hint="--input-shape")
+        shapes[name] = [int(d) if d.lstrip("-").isdigit() else d for d in dims.split(",")]
+    return shapes
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mmconvert", prog_name="mmconvert")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and the final result.")
+def cli(quiet: bool) -> None:
+    """Convert models between ONNX, PyTorch and TensorFlow through one IR.
+
+    \b
+    Examples:
+      mmconvert inspect model.onnx
+      mmconvert convert model.onnx --to onnx -o out/model.onnx --opset 17
+      mmconvert ops --to onnx
+    """
+    _State.quiet = quiet
+
+
+@cli.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=True))
+@click.option("--to", "to", type=click.Choice(TARGETS), required=True, help="Target framework.")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output file (onnx) or folder (pytorch, tensorflow).")
+@click.option("--from", "framework", type=click.Choice(["onnx", "ir", "pytorch", "tensorflow"]), default=None,
+              help="Source framework (detected from the file when omitted).")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:DIMS",
+              help="Shape of an input, e.g. input:1,3,224,224 (repeatable; names allowed as dims: batch,3,224,224).")
+@click.option("--opset", type=int, default=None, help="ONNX opset to write (default: the source's, else the canonical one).")
+@click.option("--no-validate", is_flag=True, help="Skip the parity check after converting.")
+@click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the conversion summary as JSON here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def convert(source, to, output, framework, input_shapes, opset, no_validate, report, as_json):
+    """Convert SOURCE to another framework.
+
+    \b
+    Examples:
+      mmconvert convert model.onnx --to onnx -o model_opset17.onnx --opset 17
+      mmconvert convert model.onnx --to pytorch -o model_pt/
+    """
+    from .api import convert as do_convert
+
+    options = {}
+    if opset is not None:
+        options["opset"] = opset
+    if input_shapes:
+        options["input_shapes"] = _parse_shapes(input_shapes)
+    with _status(f"converting {source} -> {to} ..."):
+        result = do_convert(source, output, to=to, framework=framework, validate=not no_validate, **options)
+    summary = {
+        "source": result.source, "target": result.target, "output": result.output, "opset": result.opset,
+        "nodes": len(result.graph), "seconds": round(result.seconds, 3),
+        "parity": None if result.parity is None else result.parity.summary(),
+    }
+    if report:
+        with open(report, "w") as f:
+            json.dump(summary, f, indent=2)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        opset_txt = f" (opset {result.opset})" if result.opset else ""
+        _out.print(f"[green]converted[/] {source} -> {result.output}{opset_txt}: {summary['nodes']} nodes in {summary['seconds']:.2f}s")
+    return 0
+
+
+@cli.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=True))
+@click.option("--from", "framework", type=click.Choice(["onnx", "ir", "pytorch", "tensorflow"]), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def inspect(source, framework, as_json):
+    """Show a model's inputs, outputs, ops, parameters and opset.
+
+    \b
+    Examples:
+      mmconvert inspect model.onnx
+      mmconvert inspect model.onnx --json | jq .ops
+    """
+    from .api import inspect as do_inspect
+
+    info = do_inspect(source, framework)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return 0
+    _out.print(f"[bold]{source}[/]  format={info['format']}  opset={info['opset_imports']}"
+               + (f"  producer={info['producer']}" if info["producer"] else ""))
+    io = Table(title="inputs / outputs", show_edge=False)
+    io.add_column("kind")
+    io.add_column("name")
+    io.add_column("type")
+    for kind in ("inputs", "outputs"):
+        for v in info[kind]:
+            io.add_row(kind[:-1], v["name"], v["type"])
+    _out.print(io)
+    ops = Table(title=f"{info['nodes']} nodes", show_edge=False)
+    ops.add_column("op")
+    ops.add_column("count", justify="right")
+    for op, n in info["ops"].items():
+        ops.add_row(op, str(n))
+    _out.print(ops)
+    _out.print(f"parameters: {info['parameters']:,} ({_human(info['parameter_bytes'])}) in {info['initializers']} initializers")
+    return 0
+
+
+@cli.command()
+@click.option("--to", "to", type=click.Choice(TARGETS), default="onnx", show_default=True, help="Backend to list.")
+@click.option("--json", "as_json", is_flag=True)
+def ops(to, as_json):
+    """List the ops a backend supports, with the opset versions each handler covers.
+
+    \b
+    Example:
+      mmconvert ops --to onnx
+    """
+    from backends import get_backend
+
+    table = get_backend(to).supported_ops()
+    if as_json:
+        click.echo(json.dumps(table, indent=2))
+        return 0
+    t = Table(title=f"{to} backend: {len(table)} ops", show_edge=False)
+    t.add_column("op")
+    t.add_column("opsets")
+    for op, versions in table.items():
+        t.add_row(op, ", ".join(versions))
+    _out.print(t)
+    return 0
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return str(n)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        code = cli.main(args=argv, prog_name="mmconvert", standalone_mode=False)
+    except click.exceptions.Abort:
+        _err.print("aborted")
+        code = 130
+    except click.ClickException as e:
+        e.show()
+        code = EXIT_BAD_INPUT if isinstance(e, click.UsageError) else e.exit_code
+    except MMConvertError as e:
+        _err.print(f"[red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+        code = e.exit_code
+    except KeyboardInterrupt:
+        code = 130
+    except Exception:  # a bug: say so, keep the traceback for the report
+        if os.environ.get("MMCONVERT_DEBUG"):
+            traceback.print_exc()
+        else:
+            _err.print("[red]internal error[/] (a bug in mmconvert; rerun with MMCONVERT_DEBUG=1 and report the traceback):",
+                       markup=True)
+            _err.print(f"  {traceback.format_exc().strip().splitlines()[-1]}", markup=False)
+        code = EXIT_INTERNAL
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
