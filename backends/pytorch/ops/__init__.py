@@ -1,0 +1,7 @@
+"""Op handlers of the PyTorch backend, one module per op family.
+
+Importing this package registers every handler with :mod:`backends.pytorch.registry`.
+"""
+
+from . import (activation, attention, control, conv, elementwise, linalg, misc, norm,  # noqa: F401
+               pool, reduce, resize, rnn, sequence, shape, tensor)
