@@ -337,11 +337,31 @@ def _upsample_up(graph: Graph, node: Node) -> None:
 register("Upsample", 10, _upsample_up, None)
 
 
+def _resize_to_upsample(graph: Graph, node: Node) -> None:
+    """Resize-10 form ([X, scales]) -> Upsample-9, for targets below opset 10."""
+    if node.attr("mode", "nearest") not in ("nearest", "linear") or len(node.inputs) != 2:
+        raise OpsetConversionError("this Resize has no Upsample form", node=node.name)
+    node.op_type = "Upsample"
+
+
+register("Resize", 10, None, _resize_to_upsample)
+
+
 def _scatter_up(graph: Graph, node: Node) -> None:
     node.op_type = "ScatterElements"
 
 
 register("Scatter", 11, _scatter_up, None)
+
+
+def _scatter_down(graph: Graph, node: Node) -> None:
+    if node.attr("reduction", "none") != "none":
+        raise OpsetConversionError("ScatterElements with a reduction has no Scatter form", node=node.name)
+    node.del_attr("reduction")
+    node.op_type = "Scatter"
+
+
+register("ScatterElements", 11, None, _scatter_down)
 
 
 # GroupNormalization 21: scale and bias became per channel instead of per group.
