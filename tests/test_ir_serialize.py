@@ -106,8 +106,8 @@ def test_the_comparison_catches_a_flipped_bit_and_a_changed_attribute():
     with pytest.raises(AssertionError):
         _assert_same(g, other)
     other = g.copy()
-    node = next(n for n in other.nodes if n.attrs)
-    key = next(iter(node.attrs))
-    node.attr_types[key] = "FLOATS" if node.attr_types[key] != "FLOATS" else "INTS"
+    node = next(n for n in other.nodes if "INTS" in n.attr_types.values())
+    key = next(k for k, t in node.attr_types.items() if t == "INTS")
+    node.attrs[key] = list(node.attrs[key]) + [1]
     with pytest.raises(AssertionError):
         _assert_same(g, other)
