@@ -359,3 +359,262 @@ def qlinear_matmul(a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero):
     q = torch.round(real / y_scale.double()) + y_zero.double()
     info = torch.iinfo(y_zero.dtype)
     return q.clamp(info.min, info.max).to(y_zero.dtype)
+
+
+# ----------------------------------------------------------------- attention
+def attention_onnx(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None, scale=None,
+                   is_causal=False, q_num_heads=None, kv_num_heads=None, softcap=0.0, qk_mode=-1,
+                   softmax_dtype=None, left_window=-1, right_window=-1):
+    """ONNX Attention: (Y, present_key, present_value, qk_matmul_output)."""
+    rank3 = q.dim() == 3
+    if rank3:
+        b = q.shape[0]
+        q = q.reshape(b, q.shape[1], q_num_heads, -1).transpose(1, 2)
+        k = k.reshape(b, k.shape[1], kv_num_heads, -1).transpose(1, 2)
+        v = v.reshape(b, v.shape[1], kv_num_heads, -1).transpose(1, 2)
+    if scale is None:
+        scale = 1.0 / math.sqrt(q.shape[3])
+    root = math.sqrt(scale)
+    present_key = k if past_key is None else torch.cat([past_key, k], dim=2)
+    present_value = v if past_value is None else torch.cat([past_value, v], dim=2)
+    k, v = present_key, present_value
+    lq, lk = q.shape[2], k.shape[2]
+    bias = torch.zeros(lq, lk, dtype=q.dtype, device=q.device)
+    if attn_mask is not None and attn_mask.shape[-1] < lk:
+        pad = lk - attn_mask.shape[-1]
+        attn_mask = F.pad(attn_mask, [0, pad], value=False if attn_mask.dtype == torch.bool else -math.inf)
+    if attn_mask is not None and attn_mask.dtype == torch.bool:
+        attn_mask = torch.where(attn_mask, 0.0, -math.inf).to(q.dtype)
+    if nonpad_kv_seqlen is not None and past_key is None:
+        offset = (nonpad_kv_seqlen.reshape(-1) - lq).reshape(-1, 1, 1, 1)
+    else:
+        offset = past_key.shape[2] if past_key is not None else 0
+    i = torch.arange(lq, device=q.device).reshape(lq, 1)
+    j = torch.arange(lk, device=q.device).reshape(1, lk)
+    if is_causal:
+        base = bias if attn_mask is None else attn_mask
+        bias = base + torch.where(j <= i + offset, 0.0, -math.inf).to(q.dtype)
+    elif attn_mask is not None:
+        bias = bias + attn_mask
+    if left_window >= 0 or right_window >= 0:
+        diff = (i + offset) - j
+        allowed = torch.ones_like(diff, dtype=torch.bool)
+        if left_window >= 0:
+            allowed = allowed & (diff <= left_window)
+        if right_window >= 0:
+            allowed = allowed & (-diff <= right_window)
+        bias = bias + torch.where(allowed, 0.0, -math.inf).to(q.dtype)
+    if nonpad_kv_seqlen is not None:
+        keep = torch.arange(lk, device=q.device) < nonpad_kv_seqlen.reshape(-1, 1)
+        bias = bias + torch.where(keep, 0.0, -math.inf).to(q.dtype).reshape(-1, 1, 1, lk)
+    hq, hk = q.shape[1], k.shape[1]
+    if hq != hk:
+        k = k.repeat_interleave(hq // hk, dim=1)
+        v = v.repeat_interleave(hq // hk, dim=1)
+    qk = torch.matmul(q * root, k.transpose(-2, -1) * root)
+    if softcap and softcap > 0:
+        qk = torch.tanh(qk / softcap) * softcap
+    with_bias = qk + bias
+    out_qk = with_bias if qk_mode == 2 else qk
+    scores = with_bias if softmax_dtype is None else with_bias.to(softmax_dtype)
+    row_max = scores.amax(dim=-1, keepdim=True)
+    masked = torch.isneginf(row_max)
+    e = torch.exp(scores - torch.where(masked, 0.0, row_max))
+    s = e.sum(dim=-1, keepdim=True)
+    probs = e / torch.where(s == 0, 1.0, s)
+    probs = torch.where(torch.isneginf(bias.amax(dim=-1, keepdim=True)), 0.0, probs)
+    if qk_mode == 3:
+        out_qk = probs
+    probs = probs.to(q.dtype)
+    y = torch.matmul(probs, v)
+    if rank3:
+        y = y.transpose(1, 2).reshape(y.shape[0], y.shape[2], -1)
+    return y, present_key, present_value, out_qk.to(q.dtype)
+
+
+def rotary_embedding_onnx(x, cos, sin, position_ids=None, interleaved=False, dim=0, num_heads=0):
+    shape = x.shape
+    if x.dim() == 4:
+        x = x.transpose(1, 2)
+    else:
+        x = x.reshape(shape[0], shape[1], num_heads, -1)
+    dim = dim or x.shape[3]
+    rot, rest = x[..., :dim], x[..., dim:]
+    if position_ids is not None:
+        cos, sin = cos[position_ids.long()], sin[position_ids.long()]
+    cos, sin = cos.unsqueeze(2), sin.unsqueeze(2)
+    if interleaved:
+        x1, x2 = rot[..., 0::2], rot[..., 1::2]
+    else:
+        x1, x2 = rot.chunk(2, dim=-1)
+    real, imag = cos * x1 - sin * x2, sin * x1 + cos * x2
+    if interleaved:
+        rot = torch.stack([real, imag], dim=-1).reshape(rot.shape)
+    else:
+        rot = torch.cat([real, imag], dim=-1)
+    out = torch.cat([rot, rest], dim=-1)
+    return out.reshape(shape) if len(shape) == 3 else out.transpose(1, 2)
+
+
+def linear_attention_onnx(q, k, v, past_state, decay, beta, q_heads, kv_heads, scale, rule):
+    """ONNX LinearAttention (recurrent form): (output, present_state)."""
+    b, t, _ = q.shape
+    dk = q.shape[-1] // q_heads
+    dv = v.shape[-1] // kv_heads
+    group = q_heads // kv_heads
+    out_dtype = q.dtype
+    q4 = q.reshape(b, t, q_heads, dk).transpose(1, 2).float()
+    k4 = k.reshape(b, t, kv_heads, dk).transpose(1, 2).float()
+    v4 = v.reshape(b, t, kv_heads, dv).transpose(1, 2).float()
+    if decay is not None:
+        decay = decay.reshape(b, t, kv_heads, -1).transpose(1, 2).float()
+    if beta is not None:
+        beta = beta.reshape(b, t, beta.shape[-1], 1).transpose(1, 2).float()
+    state_dtype = out_dtype if past_state is None else past_state.dtype
+    state = torch.zeros(b, kv_heads, dk, dv, device=q.device) if past_state is None else past_state.float()
+    scale = scale if scale else 1.0 / math.sqrt(dk)
+    outs = []
+    for i in range(t):
+        k_t, v_t = k4[:, :, i], v4[:, :, i]
+        if rule in ("gated", "gated_delta"):
+            state = state * torch.exp(decay[:, :, i]).unsqueeze(-1)
+        if rule in ("delta", "gated_delta"):
+            v_t = beta[:, :, i] * (v_t - torch.einsum("bhdm,bhd->bhm", state, k_t))
+        state = state + k_t.unsqueeze(-1) * v_t.unsqueeze(-2)
+        read = state if group == 1 else state.repeat_interleave(group, dim=1)
+        outs.append(scale * torch.einsum("bhd,bhdm->bhm", q4[:, :, i], read))
+    out = torch.stack(outs, dim=2).transpose(1, 2).reshape(b, t, q_heads * dv)
+    return out.to(out_dtype), state.to(state_dtype)
+
+
+def causal_conv_with_state(x, weight, bias, past_state, activation):
+    """ONNX CausalConvWithState: depthwise causal conv1d carrying its left context."""
+    k = weight.shape[2]
+    if past_state is None:
+        past_state = torch.zeros(x.shape[0], x.shape[1], k - 1, dtype=x.dtype, device=x.device)
+    padded = torch.cat([past_state, x], dim=2)
+    y = F.conv1d(padded, weight, bias, groups=x.shape[1])
+    if activation in ("silu", "swish"):
+        y = F.silu(y.float()).to(x.dtype)
+    return y, padded[:, :, padded.shape[2] - (k - 1):]
+
+
+def tensor_scatter(cache, update, write_indices, mode, axis):
+    """ONNX TensorScatter: write ``update`` into ``cache`` along ``axis`` at per-batch offsets."""
+    axis = axis % cache.dim()
+    length, steps = cache.shape[axis], update.shape[axis]
+    if write_indices is None:
+        write_indices = torch.zeros(cache.shape[0], dtype=torch.long, device=cache.device)
+    pos = write_indices.long().reshape(-1, 1) + torch.arange(steps, device=cache.device).reshape(1, -1)
+    if mode == "circular":
+        pos = pos % length
+    shape = [1] * cache.dim()
+    shape[0], shape[axis] = cache.shape[0], steps
+    index = pos.reshape(shape).expand(update.shape)
+    return cache.scatter(axis, index, update)
+
+
+# ----------------------------------------------------------------- misc
+def unique_onnx(x, axis, sort):
+    """ONNX Unique: (Y, indices of first occurrences, inverse indices, counts)."""
+    flat = x.reshape(-1) if axis is None else x.movedim(axis, 0)
+    y, inverse, counts = torch.unique(flat, sorted=True, return_inverse=True, return_counts=True, dim=0)
+    n = flat.shape[0]
+    pos = torch.arange(n, device=x.device)
+    first = torch.full((y.shape[0],), n, dtype=torch.long, device=x.device).scatter_reduce(0, inverse, pos, "amin")
+    if not sort:
+        order = torch.argsort(first)
+        rank = torch.empty_like(order).scatter_(0, order, torch.arange(order.shape[0], device=x.device))
+        y, first, counts, inverse = y[order], first[order], counts[order], rank[inverse]
+    if axis is not None:
+        y = y.movedim(0, axis)
+    return y, first, inverse.reshape(-1), counts
+
+
+def nms_onnx(boxes, scores, max_out, iou_threshold, score_threshold, center_point_box):
+    """ONNX NonMaxSuppression: [num_selected, 3] rows of (batch, class, box)."""
+    max_out = int(max_out) if max_out is not None else 0
+    iou_threshold = float(iou_threshold) if iou_threshold is not None else 0.0
+    result = []
+    for b in range(scores.shape[0]):
+        bx = boxes[b].float()
+        if center_point_box:
+            xc, yc, w, h = bx.unbind(-1)
+            y1, x1, y2, x2 = yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2
+        else:
+            y1, x1, y2, x2 = bx.unbind(-1)
+            y1, y2 = torch.minimum(y1, y2), torch.maximum(y1, y2)
+            x1, x2 = torch.minimum(x1, x2), torch.maximum(x1, x2)
+        area = (y2 - y1) * (x2 - x1)
+        for c in range(scores.shape[1]):
+            s = scores[b, c]
+            order = torch.argsort(s, descending=True, stable=True).tolist()
+            keep = []
+            for i in order:
+                if score_threshold is not None and float(s[i]) <= float(score_threshold):
+                    continue
+                if len(keep) >= max_out:
+                    break
+                ok = True
+                for j in keep:
+                    ih = (torch.minimum(y2[i], y2[j]) - torch.maximum(y1[i], y1[j])).clamp(min=0)
+                    iw = (torch.minimum(x2[i], x2[j]) - torch.maximum(x1[i], x1[j])).clamp(min=0)
+                    inter = ih * iw
+                    union = area[i] + area[j] - inter
+                    if union > 0 and float(inter / union) > iou_threshold:
+                        ok = False
+                        break
+                if ok:
+                    keep.append(i)
+            result += [[b, c, i] for i in keep]
+    return torch.tensor(result, dtype=torch.long).reshape(-1, 3)
+
+
+def quantize_linear(x, scale, zero_point, axis, dtype, block_size=0):
+    if scale.dim() == 1 and x.dim() > 1 and scale.numel() > 1:
+        shape = [1] * x.dim()
+        shape[axis] = -1
+        scale = scale.reshape(shape)
+        zero_point = zero_point.reshape(shape) if zero_point is not None else None
+    elif block_size and scale.dim() == x.dim():
+        scale = scale.repeat_interleave(block_size, dim=axis).narrow(axis, 0, x.shape[axis])
+        if zero_point is not None:
+            zero_point = zero_point.repeat_interleave(block_size, dim=axis).narrow(axis, 0, x.shape[axis])
+    q = torch.round(x.float() / scale.float())
+    if zero_point is not None:
+        q = q + zero_point.float()
+    if dtype.is_floating_point:
+        return q.to(dtype)
+    info = torch.iinfo(dtype)
+    return q.clamp(info.min, info.max).to(dtype)
+
+
+def dequantize_linear(x, scale, zero_point, axis, block_size=0):
+    if scale.dim() == 1 and x.dim() > 1 and scale.numel() > 1:
+        shape = [1] * x.dim()
+        shape[axis] = -1
+        scale = scale.reshape(shape)
+        zero_point = zero_point.reshape(shape) if zero_point is not None else None
+    elif block_size and scale.dim() == x.dim():
+        scale = scale.repeat_interleave(block_size, dim=axis).narrow(axis, 0, x.shape[axis])
+        if zero_point is not None:
+            zero_point = zero_point.repeat_interleave(block_size, dim=axis).narrow(axis, 0, x.shape[axis])
+    y = x.float()
+    if zero_point is not None:
+        y = y - zero_point.float()
+    return (y * scale.float()).to(scale.dtype)
+
+
+def dynamic_quantize_linear(x):
+    lo = torch.clamp(x.min(), max=0.0)
+    hi = torch.clamp(x.max(), min=0.0)
+    scale = (hi - lo) / 255.0
+    zero = torch.round(torch.clamp(-lo / scale, 0, 255))
+    q = torch.clamp(torch.round(x / scale) + zero, 0, 255)
+    return q.to(torch.uint8), scale, zero.to(torch.uint8)
+
+
+def grid_sample_onnx(x, grid, mode, padding_mode, align_corners):
+    """ONNX GridSample for 4-D input with torch's kernels; cubic maps to bicubic."""
+    mode = {"linear": "bilinear", "cubic": "bicubic", "nearest": "nearest"}.get(mode, mode)
+    return F.grid_sample(x, grid, mode=mode, padding_mode=padding_mode, align_corners=align_corners)

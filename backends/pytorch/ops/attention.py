@@ -1,6 +1,87 @@
-"""attention ops."""
+"""Attention ops: Attention (as ``F.scaled_dot_product_attention`` when it is the plain
+form, else an exact helper), RotaryEmbedding."""
 
 from __future__ import annotations
 
-from ..emitter import NodeCtx, lit, torch_dtype  # noqa: F401
-from ..registry import register  # noqa: F401
+from ir import dtypes
+
+from ..emitter import NodeCtx, lit, torch_dtype
+from ..registry import register
+
+
+@register("Attention", "23-28")
+def attention(c: NodeCtx) -> None:
+    used = c.used_outputs()
+    extra = any(o in used for o in c.node.outputs[1:] if o)
+    scale = c.attr("scale")
+    plain = (not extra and c.rank(0) == 4 and c.dtype(0) == "float32" and not any(c.has(i) for i in (4, 5, 6)) and not c.attr("softcap")
+             and c.attr("softmax_precision") is None and c.attr("left_window_size", -1) == -1
+             and c.attr("right_window_size", -1) == -1 and not (c.has(3) and c.attr("is_causal", 0)))
+    q_shape, k_shape = c.shape(0), c.shape(1)
+    if plain and q_shape is not None and k_shape is not None and q_shape[1] == k_shape[1] \
+            and not (c.attr("is_causal", 0) and q_shape[2] != k_shape[2]) and not c.has(3):
+        args = [c.x(0), c.x(1), c.x(2)]
+        if c.attr("is_causal", 0):
+            args.append("is_causal=True")
+        if scale is not None:
+            args.append(f"scale={lit(float(scale))}")
+        c.out(f"F.scaled_dot_product_attention({', '.join(args)})")
+        return
+    h = c.helper("attention_onnx")
+    args = [c.x(i) if c.has(i) else "None" for i in range(min(c.n_in, 7))]
+    while len(args) < 7:
+        args.append("None")
+    kw = []
+    if scale is not None:
+        kw.append(f"scale={lit(float(scale))}")
+    if c.attr("is_causal", 0):
+        kw.append("is_causal=True")
+    for name, key in (("q_num_heads", "q_num_heads"), ("kv_num_heads", "kv_num_heads")):
+        if c.attr(key) is not None:
+            kw.append(f"{name}={int(c.attr(key))}")
+    if c.attr("softcap"):
+        kw.append(f"softcap={lit(float(c.attr('softcap')))}")
+    if c.attr("qk_matmul_output_mode") is not None:
+        kw.append(f"qk_mode={int(c.attr('qk_matmul_output_mode'))}")
+    if c.attr("softmax_precision") is not None:
+        kw.append(f"softmax_dtype={torch_dtype(dtypes.from_onnx(int(c.attr('softmax_precision'))))}")
+    if c.attr("left_window_size", -1) != -1:
+        kw.append(f"left_window={int(c.attr('left_window_size'))}")
+    if c.attr("right_window_size", -1) != -1:
+        kw.append(f"right_window={int(c.attr('right_window_size'))}")
+    expr = f"{h}({', '.join(args + kw)})"
+    if extra:
+        c.outs(f"{expr}[:{len(c.node.outputs)}]")
+    else:
+        c.out(f"{expr}[0]")
+
+
+@register("RotaryEmbedding", "23-28")
+def rotary_embedding(c: NodeCtx) -> None:
+    h = c.helper("rotary_embedding_onnx")
+    pos = c.x(3) if c.has(3) else "None"
+    c.out(f"{h}({c.x(0)}, {c.x(1)}, {c.x(2)}, {pos}, {bool(c.attr('interleaved', 0))}, "
+          f"{int(c.attr('rotary_embedding_dim', 0))}, {int(c.attr('num_heads', 0))})")
+
+
+@register("LinearAttention", "27-28")
+def linear_attention(c: NodeCtx) -> None:
+    h = c.helper("linear_attention_onnx")
+    args = [c.x(i) if c.has(i) else "None" for i in range(6)]
+    scale = float(c.attr("scale", 0.0) or 0.0)
+    c.outs(f"{h}({', '.join(args)}, {int(c.attr('q_num_heads'))}, {int(c.attr('kv_num_heads'))}, {lit(scale)}, "
+           f"{c.attr('update_rule', 'gated_delta')!r})")
+
+
+@register("CausalConvWithState", "27-28")
+def causal_conv(c: NodeCtx) -> None:
+    h = c.helper("causal_conv_with_state")
+    args = [c.x(i) if c.has(i) else "None" for i in range(4)]
+    c.outs(f"{h}({', '.join(args)}, {c.attr('activation', 'none')!r})[:{len(c.node.outputs)}]")
+
+
+@register("TensorScatter", "24-28")
+def tensor_scatter(c: NodeCtx) -> None:
+    h = c.helper("tensor_scatter")
+    wi = c.x(2) if c.has(2) else "None"
+    c.out(f"{h}({c.x(0)}, {c.x(1)}, {wi}, {c.attr('mode', 'linear')!r}, {int(c.attr('axis', -2))})")

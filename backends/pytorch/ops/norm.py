@@ -97,7 +97,7 @@ def layer_norm(c: NodeCtx) -> None:
     b = c.x(2) if c.has(2) else "None"
     expr = f"{h}({x}, {c.x(1)}, {b}, {axis}, {lit(eps)}, {int(c.attr('stash_type', 1))})"
     if stats:
-        c.outs(expr)
+        c.outs(f"{expr}[:{len(c.node.outputs)}]")
     else:
         c.out(f"{expr}[0]")
 
