@@ -618,3 +618,92 @@ def grid_sample_onnx(x, grid, mode, padding_mode, align_corners):
     """ONNX GridSample for 4-D input with torch's kernels; cubic maps to bicubic."""
     mode = {"linear": "bilinear", "cubic": "bicubic", "nearest": "nearest"}.get(mode, mode)
     return F.grid_sample(x, grid, mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+
+
+# ----------------------------------------------------------------- resize
+def resize_coords(out_size, in_size, scale, mode, roi_start, roi_end):
+    """Source coordinate of every output index along one axis (ONNX Resize)."""
+    y = torch.arange(out_size, dtype=torch.float64)
+    width = scale * in_size
+    if mode == "align_corners":
+        return y * 0 if width == 1 else y * (in_size - 1) / (width - 1)
+    if mode == "asymmetric":
+        return y / scale
+    if mode == "tf_crop_and_resize":
+        if width == 1:
+            return y * 0 + (roi_end - roi_start) * (in_size - 1) / 2 + roi_start * (in_size - 1)
+        return y * (roi_end - roi_start) * (in_size - 1) / (width - 1) + roi_start * (in_size - 1)
+    if mode == "pytorch_half_pixel":
+        return y * 0 - 0.5 if width == 1 else (y + 0.5) / scale - 0.5
+    if mode == "half_pixel_symmetric":
+        offset = in_size / 2 * (1 - out_size / width)
+        return offset + (y + 0.5) / scale - 0.5
+    return (y + 0.5) / scale - 0.5
+
+
+def resize_onnx(x, roi, scales, sizes, mode="nearest", coord_mode="half_pixel", nearest_mode="round_prefer_floor",
+                cubic_a=-0.75, exclude_outside=False, extrapolation=0.0, antialias=False, axes=None,
+                policy="stretch"):
+    """ONNX Resize, every mode: separable, one axis at a time."""
+    r = x.dim()
+    axes = list(range(r)) if axes is None else [a + r if a < 0 else a for a in axes]
+    in_shape = list(x.shape)
+    if sizes is not None:
+        out = [int(s) for s in sizes]
+        factors = [out[i] / in_shape[a] for i, a in enumerate(axes)]
+        if policy != "stretch":
+            s = min(factors) if policy == "not_larger" else max(factors)
+            factors = [s] * len(axes)
+            out = [int(s * in_shape[a] + 0.5) for a in axes]
+    else:
+        factors = [float(s) for s in scales]
+        out = [int(f * in_shape[a]) for f, a in zip(factors, axes)]
+    n = len(axes)
+    roi = None if roi is None or roi.numel() == 0 else [float(v) for v in roi.reshape(-1)]
+    y = x if x.dtype == torch.float64 else x.double()
+    for i, a in enumerate(axes):
+        size, scale, length = out[i], factors[i], in_shape[a]
+        if size == length and scale == 1.0 and (roi is None or (roi[i] == 0 and roi[n + i] == 1)):
+            continue
+        rs, re = (roi[i], roi[n + i]) if roi is not None else (0.0, 1.0)
+        coord = resize_coords(size, length, scale, coord_mode, rs, re)
+        if mode == "nearest":
+            if nearest_mode == "round_prefer_ceil":
+                idx = torch.floor(coord + 0.5)
+            elif nearest_mode == "floor":
+                idx = torch.floor(coord)
+            elif nearest_mode == "ceil":
+                idx = torch.ceil(coord)
+            else:
+                idx = torch.ceil(coord - 0.5)
+            y = y.index_select(a, idx.clamp(0, length - 1).long().to(x.device))
+        else:
+            base = torch.floor(coord)
+            base = torch.where(base == coord, base - 1, base)
+            ratio = coord - base
+            sc = min(scale, 1.0) if antialias else 1.0
+            if mode == "cubic":
+                start = math.floor(-2 / sc) + 1
+            else:
+                start = math.floor(-1 / sc) + 1
+            offsets = torch.arange(start, 2 - start, dtype=torch.float64)
+            t = ((offsets.reshape(1, -1) - ratio.reshape(-1, 1)) * sc).abs()
+            if mode == "cubic":
+                A = cubic_a
+                w = torch.where(t <= 1, (A + 2) * t ** 3 - (A + 3) * t ** 2 + 1,
+                                torch.where(t < 2, A * t ** 3 - 5 * A * t ** 2 + 8 * A * t - 4 * A, t * 0))
+            else:
+                w = (1 - t).clamp(min=0)
+            taps = base.reshape(-1, 1) + offsets.reshape(1, -1)
+            if exclude_outside:
+                w = torch.where((taps < 0) | (taps > length - 1), 0.0, w)
+            w = w / w.sum(dim=1, keepdim=True)
+            matrix = torch.zeros(size, length, dtype=torch.float64)
+            matrix.scatter_add_(1, taps.clamp(0, length - 1).long(), w)
+            y = torch.matmul(y.movedim(a, -1), matrix.t().to(y.device)).movedim(-1, a)
+        if coord_mode == "tf_crop_and_resize":
+            outside = ((coord < 0) | (coord > length - 1)).to(x.device)
+            shape = [1] * r
+            shape[a] = size
+            y = torch.where(outside.reshape(shape), extrapolation, y)
+    return y if y.dtype == x.dtype else y.to(x.dtype)
