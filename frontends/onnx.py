@@ -133,6 +133,8 @@ class _Reader:
     def build(self, model: onnx.ModelProto, *, upgrade_opset: bool, infer: bool) -> Graph:
         opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
         if model.functions:
+            import onnx.inliner
+
             model = onnx.inliner.inline_local_functions(model)
         if infer:
             model = _infer(model)

@@ -23,6 +23,7 @@ from ir.graph import Graph
 from ir.node import Node
 from ir.onnx_wire import GRAPH_INITIALIZER, MODEL_GRAPH, TENSOR_RAW_DATA, len_field
 from ir.opset import CANONICAL_OPSET, get_schema
+from ir.passes.cleanup import remove_unused_initializers
 from ir.passes.opset import downgrade
 from ir.types import ValueType
 from ir.weights import write_array
@@ -48,12 +49,14 @@ def choose_opset(graph: Graph, opset: int | None = None) -> tuple[Graph, int]:
             return work, opset
         work = graph.copy()
         downgrade(work, opset)
+        remove_unused_initializers(work)
         return work, opset
     source = graph.metadata.get("source_opset")
     if source and source < current:
         try:
             work = graph.copy()
             downgrade(work, source)
+            remove_unused_initializers(work)
             return work, source
         except OpsetConversionError:
             pass

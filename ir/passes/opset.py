@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import OpsetConversionError
+from ..errors import GraphValidationError, OpsetConversionError
 from ..graph import Graph
 from ..node import Node
 from ..opset import CANONICAL_OPSET, get_schema, is_default_domain
@@ -55,7 +55,7 @@ def upgrade(graph: Graph, target: int = CANONICAL_OPSET) -> bool:
                 continue
             schema = get_schema(node.op_type, source)
             if schema is None:
-                raise OpsetConversionError(f"op '{node.op_type}' does not exist in opset {source}", node=node.name)
+                raise GraphValidationError(f"unknown op '{node.op_type}' in opset {source}", node=node.name)
             for version, step in sorted(_ADAPTERS.get(node.op_type, {}).items()):
                 if schema.since_version < version <= target:
                     if step.up is None:
