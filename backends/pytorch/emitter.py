@@ -116,7 +116,7 @@ class Codegen:
         if key in self.const_exprs:
             return self.const_exprs[key]
         name = self.attr_name(base)
-        arr = np.ascontiguousarray(array)
+        arr = np.require(array, requirements="C")
         dt = dtypes.of_array(arr)
         if dt not in TORCH_DTYPE:
             raise EmitError(f"constant '{base}' has dtype {dt}, which PyTorch cannot hold")
@@ -130,7 +130,7 @@ class Codegen:
         self.init_lines.append(f"self.{name} = {ctor}")
         for pname, arr in params.items():
             if arr is not None:
-                self.state[f"{name}.{pname}"] = np.ascontiguousarray(arr)
+                self.state[f"{name}.{pname}"] = np.require(arr, requirements="C")
                 self.const_exprs[id(arr)] = f"self.{name}.{pname}"
         return f"self.{name}"
 
@@ -575,7 +575,9 @@ def generate(graph: Graph) -> tuple[str, dict[str, np.ndarray], dict[str, Any]]:
     for name in graph.real_inputs:
         ident = cg.ident(name)
         args.append(ident)
-        scope.vals[name] = Val(ident, "tensor", None, True)
+        vt = graph.type_of(name)
+        kind = "seq" if vt is not None and vt.kind == "sequence" else "tensor"
+        scope.vals[name] = Val(ident, kind, None, True)
         cg.manifest[name] = ident
     scope.emit_nodes(protect=set(graph.outputs))
     rets = []
@@ -636,8 +638,16 @@ def _indent_blocks(lines: list[str]) -> list[str]:
 
 
 _LOADER = '''
+def _as_tensor(a):
+    if a is None or isinstance(a, torch.Tensor):
+        return a
+    if isinstance(a, (list, tuple)):
+        return [_as_tensor(t) for t in a]
+    return torch.as_tensor(a)
+
+
 def _as_tensors(module, args):
-    return tuple(a if isinstance(a, torch.Tensor) else torch.as_tensor(a) for a in args)
+    return tuple(_as_tensor(a) for a in args)
 
 
 def load_model(weights=None):

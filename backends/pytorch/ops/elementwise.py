@@ -6,6 +6,30 @@ from ..emitter import NodeCtx, lit, torch_dtype
 from ..registry import register
 
 _INT = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+# unsigned types torch stores but has few CPU kernels for: computed in int64
+_WIDE_UINT = ("uint16", "uint32", "uint64")
+
+
+def _widen(handler, compare: bool = False):
+    """Run ``handler`` on int64 copies of uint16/32/64 inputs and cast the result back."""
+    def wrapped(c: NodeCtx) -> None:
+        dt = c.dtype(0)
+        if dt not in _WIDE_UINT:
+            return handler(c)
+        real_x = c.x
+
+        def x(i):
+            e = real_x(i)
+            return None if e is None else f"{e}.long()"
+        c.x = x
+        real_out = c.out
+
+        def out(expr, j=0, kind="tensor"):
+            return real_out(expr if compare else f"({expr}).to({torch_dtype(dt)})", j, kind)
+        c.out = out
+        c.scalar = lambda i: None
+        handler(c)
+    return wrapped
 
 
 def operand(c: NodeCtx, i: int, other: int | None = None) -> str:
@@ -77,12 +101,11 @@ def _is_lit(expr: str) -> bool:
     return expr[:1].isdigit() or expr[:1] == "-" and expr[1:2].isdigit() or expr.startswith("math.") or expr in ("True", "False")
 
 
-register("Add", "1-28")(_binary("+", "torch.add"))
-register("Sub", "1-28")(_binary("-", "torch.sub"))
-register("Mul", "1-28")(_binary("*", "torch.mul"))
+register("Add", "1-28")(_widen(_binary("+", "torch.add")))
+register("Sub", "1-28")(_widen(_binary("-", "torch.sub")))
+register("Mul", "1-28")(_widen(_binary("*", "torch.mul")))
 
 
-@register("Div", "1-28")
 def div(c: NodeCtx) -> None:
     if c.dtype(0) in _INT:
         if shape_binop(c, "Div") and c.val(0).kind != "tensor":
@@ -117,7 +140,6 @@ def pow_(c: NodeCtx) -> None:
     c.out(expr)
 
 
-@register("Mod", "1-28")
 def mod(c: NodeCtx) -> None:
     fn = "torch.fmod" if c.attr("fmod", 0) else "torch.remainder"
     c.out(f"{fn}({c.x(0)}, {c.x(1)})")
@@ -133,15 +155,14 @@ def _compare(pyop: str):
 
 
 for _op, _py in (("Equal", "=="), ("Less", "<"), ("Greater", ">"), ("LessOrEqual", "<="), ("GreaterOrEqual", ">=")):
-    register(_op, "1-28")(_compare(_py))
+    register(_op, "1-28")(_widen(_compare(_py), compare=True))
 
 for _op, _fn in (("And", "torch.logical_and"), ("Or", "torch.logical_or"), ("Xor", "torch.logical_xor"),
                  ("BitwiseAnd", "torch.bitwise_and"), ("BitwiseOr", "torch.bitwise_or"),
                  ("BitwiseXor", "torch.bitwise_xor")):
-    register(_op, "1-28")(_binary(None, _fn))
+    register(_op, "1-28")(_widen(_binary(None, _fn)))
 
 
-@register("BitShift", "11-28")
 def bitshift(c: NodeCtx) -> None:
     op = "<<" if c.attr("direction") == "LEFT" else ">>"
     c.out(f"{c.x(0)} {op} {c.x(1)}")
@@ -168,8 +189,11 @@ def _variadic(fn: str):
 
 register("Sum", "1-28")(_variadic("+"))
 register("Mean", "1-28")(_variadic("mean"))
-register("Max", "1-28")(_variadic("torch.maximum"))
-register("Min", "1-28")(_variadic("torch.minimum"))
+register("Max", "1-28")(_widen(_variadic("torch.maximum")))
+register("Min", "1-28")(_widen(_variadic("torch.minimum")))
+register("Div", "1-28")(_widen(div))
+register("Mod", "1-28")(_widen(mod))
+register("BitShift", "11-28")(_widen(bitshift))
 
 _UNARY = {
     "Abs": "torch.abs({})", "Neg": "-{}", "Exp": "torch.exp({})", "Log": "torch.log({})", "Sqrt": "torch.sqrt({})",
@@ -189,7 +213,7 @@ def _unary(template: str):
 
 
 for _op, _tpl in _UNARY.items():
-    register(_op, "1-28")(_unary(_tpl))
+    register(_op, "1-28")(_widen(_unary(_tpl)) if _op == "BitwiseNot" else _unary(_tpl))
 
 
 @register("IsInf", "10-28")
