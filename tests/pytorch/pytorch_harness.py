@@ -1,0 +1,84 @@
+"""Shared helpers of the PyTorch backend tests: convert, import the emitted module, run it."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+import sys
+
+import numpy as np
+
+_COUNTER = itertools.count()
+HERE = os.path.dirname(os.path.abspath(__file__))
+KNOWN_FAILURES = os.path.join(os.path.dirname(HERE), "known_failures_pytorch.txt")
+
+
+def import_model_py(folder: str):
+    """Import ``folder/model.py`` as a fresh module."""
+    name = f"_mmconvert_emitted_{next(_COUNTER)}"
+    spec = importlib.util.spec_from_file_location(name, os.path.join(folder, "model.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def emit(source, folder: str, **options):
+    """Convert ``source`` to a PyTorch folder and return the loaded model."""
+    import mmconvert
+
+    mmconvert.convert(source, folder, to="pytorch", **options)
+    return import_model_py(folder).load_model()
+
+
+def to_torch(value):
+    import torch
+
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value))
+    if isinstance(value, list):
+        return [to_torch(v) for v in value]
+    return value
+
+
+def to_numpy(value):
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().numpy()
+    if isinstance(value, list):
+        return [to_numpy(v) for v in value]
+    return value
+
+
+def run(model, inputs) -> list:
+    import torch
+
+    with torch.no_grad():
+        out = model(*[to_torch(i) for i in inputs])
+    if not isinstance(out, tuple):
+        out = (out,)
+    return [to_numpy(o) for o in out]
+
+
+def known_failures() -> dict[str, str]:
+    """case name -> reason, from tests/known_failures_pytorch.txt."""
+    out = {}
+    with open(KNOWN_FAILURES) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, _, reason = line.partition("#")
+            out[name.strip()] = reason.strip()
+    return out
+
+
+def run_node_case(case, folder: str) -> None:
+    """Convert one ONNX node conformance case and check every data set (raises on mismatch)."""
+    import conformance
+
+    model = emit(case.model, folder)
+    for inputs, expected in case.data_sets:
+        conformance.check_outputs(run(model, inputs), expected, case.rtol, case.atol)
