@@ -19,8 +19,8 @@ from backends import TARGETS
 
 from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, MMConvertError
 
-_out = Console(highlight=False)
-_err = Console(stderr=True, highlight=False)
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class _State:
@@ -28,11 +28,10 @@ class _State:
 
 
 def _status(message: str):
+    """A spinner on a terminal; nothing when piped or quiet."""
     if _State.quiet or not _err.is_terminal:
         from contextlib import nullcontext
 
-        if not _State.quiet:
-            _err.print(message)
         return nullcontext()
     return _err.status(message)
 
