@@ -389,7 +389,9 @@ class NodeCtx:
         v = self.val(i)
         t = self.node.outputs[j]
         if t:
-            self.scope.vals[t] = Val(v.expr, v.kind, v.const, v.local)
+            # an alias of an outer-scope variable must not be deleted in this scope
+            local = v.local and self.scope.vals.get(self.node.inputs[i]) is v
+            self.scope.vals[t] = Val(v.expr, v.kind, v.const, local)
             self.cg.manifest[t] = v.expr
 
     def set_const(self, j: int, value: np.ndarray) -> None:

@@ -79,7 +79,7 @@ def loop(c: NodeCtx) -> None:
     if cond:
         test.append(f"bool({cond})")
     c.line(f"while {' and '.join(test) if test else 'True'}:")
-    bind = {body.inputs[0]: Val(f"torch.tensor({it})", "tensor")}
+    bind = {body.inputs[0]: Val(it, "int")}
     if len(body.inputs) > 1:
         bind[body.inputs[1]] = Val(cond or "torch.tensor(True)", "tensor")
     for k, (name, inp) in enumerate(zip(carried, body.inputs[2:])):

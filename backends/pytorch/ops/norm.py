@@ -142,7 +142,8 @@ def lp_norm(c: NodeCtx) -> None:
     x = c.x(0)
     p = int(c.attr("p", 2))
     axis = int(c.attr("axis", -1))
-    c.out(f"{x} / torch.linalg.vector_norm({x}, {p}, dim={axis}, keepdim=True)")
+    c.out(f"F.normalize({x}, {p}, dim={axis}, eps=0.0).nan_to_num(0.0)" if p == 2 else
+          f"F.normalize({x}, {p}, dim={axis}, eps=0.0).nan_to_num(0.0)")
 
 
 @register("MeanVarianceNormalization", "9-28")

@@ -27,7 +27,12 @@ def _reducer(template: str, int_cast: bool = False):
         dims, keep = _dims(c)
         x = c.x(0)
         if dims is None:
-            c.alias(0, 0) if "{x}" == template.split("(")[0] else c.out(_identity(template, x))
+            c.out(_identity(template, x))
+            return
+        if c.attr("noop_with_empty_axes", 0) and c.has(1) and c.const(1) is None:
+            axes = c.ints(1)
+            expr = template.format(x=x, dims=dims, keep=keep)
+            c.out(f"({expr}) if len({axes}) else {_identity(template, x)}")
             return
         expr = template.format(x=x, dims=dims, keep=keep)
         dt = c.dtype(0)

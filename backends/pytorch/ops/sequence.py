@@ -9,7 +9,10 @@ from .control import _IND, emit_body
 
 def _pos(c: NodeCtx, i: int) -> str:
     s = c.scalar(i)
-    return str(int(s)) if s is not None else f"int({c.x(i)})"
+    if s is not None:
+        return str(int(s))
+    v = c.val(i)
+    return v.expr if v.kind == "int" else f"int({c.x(i)})"
 
 
 @register("SequenceEmpty", "11-28")

@@ -391,6 +391,9 @@ def depth_to_space(c: NodeCtx) -> None:
 
 @register("SpaceToDepth", "1-28")
 def space_to_depth(c: NodeCtx) -> None:
+    if c.attr("mode", "DCR") == "CRD":
+        c.out(f"F.pixel_unshuffle({c.x(0)}, {int(c.attr('blocksize'))})")
+        return
     h = c.helper("space_to_depth")
     c.out(f"{h}({c.x(0)}, {int(c.attr('blocksize'))})")
 
