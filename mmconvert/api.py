@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +13,7 @@ from backends import TARGETS, get_backend
 from ir.errors import InputError, UnsupportedError
 from ir.graph import Graph
 
+_VALIDATE_OPTIONS = ("atol", "rtol", "tolerances", "seed", "samples", "dims", "data", "per_layer", "mode")
 _LOAD_OPTIONS = ("upgrade_opset", "infer_shapes", "example_inputs", "input_shapes")
 FRAMEWORKS = ("onnx", "ir", "pytorch", "tensorflow")
 _TF_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -101,10 +104,49 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
     start = time.perf_counter()
     load_opts = {k: v for k, v in options.items() if k in _LOAD_OPTIONS}
     graph = load(source, framework, **load_opts)
-    emitted = backend.save(graph, os.fspath(output), **{k: v for k, v in options.items() if k not in _LOAD_OPTIONS})
-    return ConversionResult(source=str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__,
-                            output=emitted.path, target=to, graph=graph, opset=emitted.opset,
-                            seconds=time.perf_counter() - start, details=emitted.details)
+    emit_opts = {k: v for k, v in options.items() if k not in _LOAD_OPTIONS and k not in _VALIDATE_OPTIONS}
+    emitted = backend.save(graph, os.fspath(output), **emit_opts)
+    result = ConversionResult(source=str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__,
+                              output=emitted.path, target=to, graph=graph, opset=emitted.opset,
+                              seconds=time.perf_counter() - start, details=emitted.details)
+    if validate:
+        check_opts = {k: v for k, v in options.items() if k in _VALIDATE_OPTIONS}
+        with _reference_onnx(source, graph) as ref_path:
+            from validators.core import validate as run_validation
+
+            result.parity = run_validation(ref_path, emitted.path, graph, target=to, **check_opts)
+    return result
+
+
+def validate(reference, candidate, framework: str | None = None, target: str | None = None, **options):
+    """Numerical parity of ``candidate`` (an artifact path) against ``reference`` (the source
+    model, run as ONNX on ONNX Runtime); returns a ``validators.ParityReport``.
+
+    Options: ``atol``, ``rtol``, ``tolerances={output: (atol, rtol)}``, ``seed``, ``samples``,
+    ``dims={"batch": 2}``, ``data`` (.npz path, test_data_set folder, or a list of samples),
+    ``per_layer``, ``mode`` ("accumulated" or "isolated").
+    """
+    from validators.core import validate as run_validation
+
+    graph = load(reference, framework)
+    with _reference_onnx(reference, graph) as ref_path:
+        return run_validation(ref_path, os.fspath(candidate), graph, target=target, **options)
+
+
+@contextlib.contextmanager
+def _reference_onnx(source, graph: Graph):
+    """A path to the source as an ONNX file (written to a temporary folder when needed)."""
+    if isinstance(source, (str, os.PathLike)) and os.fspath(source).lower().endswith(".onnx") and os.path.isfile(source):
+        yield os.fspath(source)
+        return
+    with tempfile.TemporaryDirectory(prefix="mmconvert-ref-") as tmp:
+        path = os.path.join(tmp, "reference.onnx")
+        if type(source).__module__.startswith("onnx") and hasattr(source, "SerializeToString"):
+            with open(path, "wb") as f:
+                f.write(source.SerializeToString())
+        else:
+            get_backend("onnx").save(graph, path)
+        yield path
 
 
 def inspect(source, framework: str | None = None) -> dict[str, Any]:

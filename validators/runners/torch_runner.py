@@ -1,0 +1,123 @@
+"""Runner for an emitted PyTorch folder (``model.py`` + weights + ``manifest.json``).
+
+Per-layer capture goes through a debug path, not through code in ``forward``: a trace
+function (``sys.settrace``) watches the frame of ``Model.forward`` and, at every line,
+copies each newly bound local that the backend's manifest maps to an IR tensor. In
+isolated mode it then rebinds that local to the reference value, so every following
+statement runs on reference inputs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import json
+import os
+import sys
+import uuid
+
+import numpy as np
+import torch
+
+from ir.errors import InputError, ModelLoadError
+
+
+def _to_numpy(v):
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple)):
+        return [_to_numpy(x) for x in v]
+    if isinstance(v, torch.Tensor):
+        v = v.detach()
+        if v.dtype == torch.bfloat16:
+            import ml_dtypes
+
+            return v.float().numpy().astype(ml_dtypes.bfloat16)
+        return v.numpy().copy()
+    return np.asarray(v)
+
+
+def _to_torch(a):
+    if isinstance(a, list):
+        return [_to_torch(x) for x in a]
+    if a is None:
+        return None
+    a = np.asarray(a)
+    if a.dtype.name == "bfloat16":
+        return torch.from_numpy(a.astype(np.float32)).to(torch.bfloat16)
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
+class Runner:
+    target = "pytorch"
+
+    def __init__(self, folder: str):
+        self.folder = os.path.abspath(folder)
+        path = os.path.join(self.folder, "model.py")
+        name = f"_mmconvert_candidate_{uuid.uuid4().hex[:8]}"
+        try:
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self.model = module.load_model()
+        except Exception as e:  # noqa: BLE001
+            raise ModelLoadError(f"{path}: cannot load the model: {type(e).__name__}: {e}") from None
+        manifest_path = os.path.join(self.folder, "manifest.json")
+        self.manifest = json.load(open(manifest_path)) if os.path.exists(manifest_path) else {}
+        self.input_names = list(self.manifest.get("inputs", {}))
+        self.output_names = list(self.manifest.get("outputs", []))
+        self.layouts = self.manifest.get("layouts", {})
+        self._forward_code = type(self.model).forward.__code__
+
+    def run(self, inputs: list) -> list:
+        try:
+            with torch.no_grad():
+                out = self.model(*[_to_torch(x) for x in inputs])
+        except Exception as e:  # noqa: BLE001
+            raise InputError(f"{self.folder}: the model failed on these inputs: {type(e).__name__}: {e}") from None
+        out = list(out) if isinstance(out, tuple) else [out]
+        return [_to_numpy(v) for v in out]
+
+    def capture(self, inputs: list, tensors: list[str], reference: dict | None = None) -> dict:
+        idents = {}
+        for tensor, expr in self.manifest.get("tensors", {}).items():
+            if expr.isidentifier() and tensor in set(tensors):
+                idents.setdefault(expr, tensor)
+        captured: dict[str, np.ndarray] = {}
+        seen: set[str] = set()
+        code = self._forward_code
+
+        def local_trace(frame, event, arg):
+            if event not in ("line", "return"):
+                return local_trace
+            fresh = [k for k in idents if k not in seen and k in frame.f_locals]
+            if not fresh:
+                return local_trace
+            locals_ = frame.f_locals
+            changed = False
+            for ident in fresh:
+                seen.add(ident)
+                value = locals_[ident]
+                if isinstance(value, torch.Tensor):
+                    tensor = idents[ident]
+                    captured[tensor] = _to_numpy(value)
+                    if reference is not None and tensor in reference and event == "line":
+                        ref = _to_torch(reference[tensor])
+                        if ref.shape == value.shape:
+                            locals_[ident] = ref.to(value.dtype)
+                            changed = True
+            if changed:
+                ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))
+            return local_trace
+
+        def global_trace(frame, event, arg):
+            return local_trace if frame.f_code is code else None
+
+        old = sys.gettrace()
+        sys.settrace(global_trace)
+        try:
+            with torch.no_grad():
+                self.model(*[_to_torch(x) for x in inputs])
+        finally:
+            sys.settrace(old)
+        return captured
