@@ -83,6 +83,7 @@ class Codegen:
         self.imports: set[str] = set()
         self.const_exprs: dict[int, str] = {}  # id(array) -> self.<buffer> expression
         self.manifest: dict[str, str] = {}
+        self.absorbed: dict[str, tuple[str, str]] = {}  # node name -> (its output, the tensor it aliases)
 
     def ident(self, base: str) -> str:
         base = sanitize(base)
@@ -228,6 +229,12 @@ class Scope:
 
             val = constant_value(node)
             self.vals[node.outputs[0]] = Val("", "tensor", val)
+            return
+        if node.name in self.cg.absorbed:  # fused into its producer's statement
+            out, src = self.cg.absorbed[node.name]
+            v = self.get(src)
+            self.vals[out] = Val(v.expr, v.kind, v.const, v.local)
+            self.cg.manifest[out] = v.expr
             return
         if _try_fold(self, node):
             return

@@ -3,7 +3,7 @@ integer and quantized matmuls."""
 
 from __future__ import annotations
 
-from ..emitter import NodeCtx, lit, torch_dtype
+from ..emitter import NodeCtx, lit, sanitize, torch_dtype
 from ..registry import register
 from .conv import _param_base
 
@@ -16,12 +16,46 @@ def _linear(c: NodeCtx, weight, bias, base_input: int) -> str:
                     {"weight": weight, "bias": bias}, base=_param_base(c, base_input))
 
 
+def _bias_add(c: NodeCtx, n_out: int):
+    """The Add node that adds a constant bias of ``n_out`` values to this node's only use."""
+    g = c.scope.graph
+    out = c.node.outputs[0]
+    users = g.consumers(out)
+    if len(users) != 1 or out in g.outputs:
+        return None, None
+    add = users[0]
+    if add.op_type != "Add" or add.domain not in ("", "ai.onnx") or len(add.inputs) != 2:
+        return None, None
+    other = add.inputs[1] if add.inputs[0] == out else add.inputs[0]
+    bias = c.scope.const_of(other)
+    if bias is None or bias.shape != (n_out,) or bias.dtype != c.const(1).dtype:
+        return None, None
+    return add, bias
+
+
 @register("MatMul", "1-28")
 def matmul(c: NodeCtx) -> None:
     b = c.const(1)
     ra = c.rank(0)
     if b is not None and b.ndim == 2 and b.dtype.kind == "f" and ra is not None and ra >= 2 and b.size >= 64:
-        mod = _linear(c, b.T, None, 1)
+        add, bias = _bias_add(c, b.shape[1])
+        base = _param_base(c, 1)
+        if add is not None:
+            name = add.inputs[1] if add.inputs[0] == c.node.outputs[0] else add.inputs[0]
+            if base is None:
+                base = add.name
+                if len(c.scope.graph.consumers(name)) <= 1:
+                    for suffix in (".bias", "_bias"):
+                        if name.endswith(suffix):
+                            base = name[: -len(suffix)]
+            c.base = sanitize(add.name)
+            # the Add is written into this statement: nn.Linear adds the bias
+            c.cg.absorbed[add.name] = (add.outputs[0], c.node.outputs[0])
+        w = b.T
+        dt = str(w.dtype)
+        extra = "" if dt == "float32" else f", dtype={torch_dtype(dt)}"
+        mod = c.module(f"nn.Linear({w.shape[1]}, {w.shape[0]}{'' if add is not None else ', bias=False'}{extra})",
+                       {"weight": w, "bias": None if add is None else bias.copy()}, base=base)
         c.out(f"{mod}({c.x(0)})")
         return
     c.out(f"torch.matmul({c.x(0)}, {c.x(1)})")
