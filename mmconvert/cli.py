@@ -56,6 +56,7 @@ def cli(quiet: bool) -> None:
     Examples:
       mmconvert inspect model.onnx
       mmconvert convert model.onnx --to onnx -o out/model.onnx --opset 17
+      mmconvert validate model.onnx out/model.onnx --per-layer
       mmconvert ops --to onnx
     """
     _State.quiet = quiet
@@ -71,9 +72,12 @@ def cli(quiet: bool) -> None:
               help="Shape of an input, e.g. input:1,3,224,224 (repeatable; names allowed as dims: batch,3,224,224).")
 @click.option("--opset", type=int, default=None, help="ONNX opset to write (default: the source's, else the canonical one).")
 @click.option("--no-validate", is_flag=True, help="Skip the parity check after converting.")
-@click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the conversion summary as JSON here.")
+@click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the conversion summary (with the parity report) as JSON here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def convert(source, to, output, framework, input_shapes, opset, no_validate, report, as_json):
+@click.option("--atol", type=float, default=None, help="Parity: absolute tolerance for float outputs (default per dtype).")
+@click.option("--rtol", type=float, default=None, help="Parity: relative tolerance for float outputs (default per dtype).")
+@click.option("--dim", "dims", multiple=True, metavar="NAME=VALUE", help="Parity: value of a symbolic dim, e.g. batch=2 (repeatable).")
+def convert(source, to, output, framework, input_shapes, opset, no_validate, report, as_json, atol, rtol, dims):
     """Convert SOURCE to another framework.
 
     \b
@@ -88,6 +92,8 @@ def convert(source, to, output, framework, input_shapes, opset, no_validate, rep
         options["opset"] = opset
     if input_shapes:
         options["input_shapes"] = _parse_shapes(input_shapes)
+    if not no_validate:
+        options.update(_parity_options(atol, rtol, dims))
     with _status(f"converting {source} -> {to} ..."):
         result = do_convert(source, output, to=to, framework=framework, validate=not no_validate, **options)
     summary = {
@@ -96,14 +102,71 @@ def convert(source, to, output, framework, input_shapes, opset, no_validate, rep
         "parity": None if result.parity is None else result.parity.summary(),
     }
     if report:
-        with open(report, "w") as f:
-            json.dump(summary, f, indent=2)
+        full = dict(summary, parity=None if result.parity is None else json.loads(_render().to_json(result.parity)))
+        _write(report, json.dumps(full, indent=2))
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
         opset_txt = f" (opset {result.opset})" if result.opset else ""
         _out.print(f"[green]converted[/] {source} -> {result.output}{opset_txt}: {summary['nodes']} nodes in {summary['seconds']:.2f}s")
-    return 0
+        if result.parity is not None and not _State.quiet:
+            _render().print_report(result.parity, _out)
+    return result.parity.exit_code if result.parity is not None else 0
+
+
+@cli.command()
+@click.argument("reference", type=click.Path(exists=True, dir_okay=True))
+@click.argument("candidate", type=click.Path(exists=True, dir_okay=True))
+@click.option("--atol", type=float, default=None, help="Absolute tolerance for float outputs (default per dtype: float32 1e-4).")
+@click.option("--rtol", type=float, default=None, help="Relative tolerance for float outputs (default per dtype: float32 1e-3).")
+@click.option("--per-layer", is_flag=True, help="Compare every intermediate tensor and name the first diverging node.")
+@click.option("--isolated", is_flag=True, help="Per layer: feed each candidate node the reference inputs (default: accumulated).")
+@click.option("--dim", "dims", multiple=True, metavar="NAME=VALUE", help="Value of a symbolic dim, e.g. batch=2 (repeatable).")
+@click.option("--inputs", "data", type=click.Path(exists=True), default=None,
+              help="Input data: an .npz (keys = input names) or an ONNX test_data_set_N folder.")
+@click.option("--samples", type=click.IntRange(1, 100), default=2, show_default=True, help="Generated input samples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated inputs.")
+@click.option("--target", type=click.Choice(TARGETS), default=None, help="Candidate kind (detected when omitted).")
+@click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the JSON report here.")
+@click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Write a JUnit XML report here.")
+@click.option("--html", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
+def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, samples, seed, target, report, junit,
+             html, as_json):
+    """Check that CANDIDATE computes what REFERENCE computes.
+
+    REFERENCE is the source model (run as ONNX on ONNX Runtime, optimizations off);
+    CANDIDATE is a converted artifact: an .onnx file or an emitted folder.
+    Exit 0 when every output matches, 1 on a mismatch.
+
+    \b
+    Examples:
+      mmconvert validate model.onnx out/model_pt/
+      mmconvert validate model.onnx out/model.onnx --per-layer --html parity.html
+      mmconvert validate model.onnx out/ --dim batch=4 --atol 1e-5 --junit parity.xml
+    """
+    from .api import validate as do_validate
+
+    if isolated and not per_layer:
+        raise click.UsageError("--isolated only applies with --per-layer")
+    options = _parity_options(atol, rtol, dims)
+    options.update(samples=samples, seed=seed, per_layer=per_layer, mode="isolated" if isolated else "accumulated")
+    if data:
+        options["data"] = data
+    with _status("validating ..."):
+        result = do_validate(reference, candidate, target=target, **options)
+    render = _render()
+    if report:
+        _write(report, render.to_json(result))
+    if junit:
+        _write(junit, render.to_junit(result))
+    if html:
+        _write(html, render.to_html(result))
+    if as_json:
+        click.echo(render.to_json(result))
+    else:
+        render.print_report(result, _out)
+    return result.exit_code
 
 
 @cli.command()
@@ -167,6 +230,39 @@ def ops(to, as_json):
         t.add_row(op, ", ".join(versions))
     _out.print(t)
     return 0
+
+
+def _parity_options(atol, rtol, dims) -> dict:
+    options: dict = {}
+    if atol is not None:
+        options["atol"] = atol
+    if rtol is not None:
+        options["rtol"] = rtol
+    parsed = {}
+    for item in dims:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value.isdigit():
+            raise click.BadParameter(f"'{item}' is not NAME=VALUE (e.g. batch=2)", param_hint="--dim")
+        parsed[name] = int(value)
+    if parsed:
+        options["dims"] = parsed
+    return options
+
+
+def _render():
+    from validators import render
+
+    return render
+
+
+def _write(path: str, text: str) -> None:
+    """Write a report atomically."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def _human(n: int) -> str:

@@ -64,8 +64,7 @@ def validate(reference: str, candidate: str, graph: Graph, *, target: str | None
         spec_dicts = [s.to_dict() for s in specs]
     else:
         batches = data if isinstance(data, list) else input_gen.load_data(data, names)
-        spec_dicts = [{"name": n, "dtype": metrics.dtype_name(np.asarray(a)), "shape": list(np.shape(a)), "role": "data"}
-                      for n, a in zip(names, batches[0])]
+        spec_dicts = [_describe(n, a) for n, a in zip(names, batches[0])]
     timings["inputs"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -108,6 +107,15 @@ def validate(reference: str, candidate: str, graph: Graph, *, target: str | None
         report.per_layer_mode = mode
         timings["per_layer"] = time.perf_counter() - t
     return report
+
+
+def _describe(name: str, value) -> dict:
+    if isinstance(value, list):
+        return {"name": name, "dtype": "sequence", "shape": [len(value)], "role": "data"}
+    if value is None:
+        return {"name": name, "dtype": "optional", "shape": [], "role": "data"}
+    arr = np.asarray(value)
+    return {"name": name, "dtype": metrics.dtype_name(arr), "shape": list(arr.shape), "role": "data"}
 
 
 def _layer_tolerance(atol, rtol) -> tuple[float, float]:
