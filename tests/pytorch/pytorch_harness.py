@@ -28,7 +28,7 @@ def emit(source, folder: str, **options):
     """Convert ``source`` to a PyTorch folder and return the loaded model."""
     import mmconvert
 
-    mmconvert.convert(source, folder, to="pytorch", **options)
+    mmconvert.convert(source, folder, to="pytorch", validate=False, **options)
     return import_model_py(folder).load_model()
 
 
