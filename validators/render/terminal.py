@@ -1,0 +1,89 @@
+"""The parity report as rich tables on a terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..report import ParityReport
+from ._common import (DASH, dtype_text, first_divergent_info, fmt_cosine, fmt_num, fmt_pct, is_compared,
+                      layer_window, shape_text, verdict)
+
+STATUS_STYLE = {"pass": "green", "fail": "bold red", "error": "bold magenta", "excluded": "yellow",
+                "missing": "dim"}
+
+
+def _status(status: str) -> Text:
+    return Text(status, style=STATUS_STYLE.get(status, ""))
+
+
+def print_report(report: ParityReport, console: Console | None = None) -> None:
+    """Print the outputs table, the verdict and, after a per-layer run, the first divergent
+    node with the layers around it."""
+    console = console or Console()
+    title = f"parity: {report.reference} → {report.candidate} [{report.target}]"
+    sub = f"seed {report.seed}, {report.samples} sample{'s' if report.samples != 1 else ''}"
+    if report.dims:
+        sub += ", " + ", ".join(f"{k}={v}" for k, v in report.dims.items())
+    table = Table(title=title, caption=sub, title_justify="left", caption_justify="left")
+    table.add_column("output", overflow="fold")
+    table.add_column("status")
+    table.add_column("dtype")
+    table.add_column("shape")
+    for col in ("max abs", "max rel", "p99 abs", "cosine", "mismatch", "min atol"):
+        table.add_column(col, justify="right")
+    notes: list[tuple[str, str, str]] = []
+    for o in report.outputs:
+        if is_compared(o):
+            metrics = [fmt_num(o.max_abs), fmt_num(o.max_rel), fmt_num(o.p99_abs), fmt_cosine(o.cosine),
+                       fmt_pct(o.mismatch_fraction), fmt_num(o.min_atol)]
+        else:
+            metrics = [DASH] * 6
+        table.add_row(o.name, _status(o.status), dtype_text(o), shape_text(o), *metrics)
+        if o.message:
+            notes.append((o.name, o.status, o.message))
+    console.print(table)
+    for name, status, message in notes:
+        line = Text("  ")
+        line.append(f"{name}", style="bold")
+        line.append(" (")
+        line.append(status, style=STATUS_STYLE.get(status, ""))
+        line.append(f"): {message}")
+        console.print(line)
+    console.print(Text(verdict(report), style="bold green" if report.passed else "bold red"))
+    if report.layers:
+        _print_layers(report, console)
+
+
+def _print_layers(report: ParityReport, console: Console) -> None:
+    mode = report.per_layer_mode or "per-layer"
+    fd = first_divergent_info(report)
+    if fd is None:
+        console.print(Text(f"per-layer ({mode}): all {len(report.layers)} layers within tolerance", style="green"))
+        return
+    head = Text("first divergent node: ", style="bold")
+    head.append(str(fd.get("node")), style="bold red")
+    head.append(f" ({fd.get('op_type')}) → {fd.get('tensor')}: max abs {fmt_num(fd.get('max_abs'))}")
+    if fd.get("max_rel") is not None:
+        head.append(f", max rel {fmt_num(fd.get('max_rel'))}")
+    head.append(f"; its inputs' max abs {fmt_num(fd.get('input_max_abs'))}")
+    head.append(f"  [{mode}]", style="dim")
+    console.print(head)
+    window, at = layer_window(report)
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table.add_column("")
+    table.add_column("#", justify="right")
+    table.add_column("node", overflow="fold")
+    table.add_column("op")
+    table.add_column("tensor", overflow="fold")
+    table.add_column("status")
+    table.add_column("max abs", justify="right")
+    table.add_column("max rel", justify="right")
+    table.add_column("inputs max abs", justify="right")
+    for i, layer in enumerate(window):
+        mark = "►" if i == at else ""
+        style = "bold" if i == at else ""
+        table.add_row(mark, str(layer.index), layer.node, layer.op_type, layer.tensor, _status(layer.status),
+                      fmt_num(layer.max_abs), fmt_num(layer.max_rel), fmt_num(layer.input_max_abs), style=style)
+    console.print(table)
