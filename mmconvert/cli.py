@@ -19,8 +19,14 @@ from backends import TARGETS
 
 from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, MMConvertError
 
-_out = Console(highlight=False, soft_wrap=True)
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+def _console(**kw) -> Console:
+    """Rich console; piped output gets a wide fixed width so tables are not squeezed."""
+    probe = Console(**kw)
+    return probe if probe.is_terminal else Console(width=150, **kw)
+
+
+_out = _console(highlight=False, soft_wrap=True)
+_err = _console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class _State:
