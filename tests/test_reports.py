@@ -117,6 +117,15 @@ def test_terminal_passing_without_layers():
     assert "first divergent" not in text and "FAIL" not in text
 
 
+def test_terminal_does_not_read_names_as_markup():
+    report = make_report(layers=False)
+    report.outputs[0].name = "out[bold]x[/bold]"
+    report.outputs[1].message = "see [red]here[/red]"
+    text = _terminal(report)
+    assert "out[bold]x[/bold]" in text and "see [red]here[/red]" in text and "[pytorch]" in text
+    assert ">0.999999" in text  # a cosine of 0.99999994 is not shown as 1
+
+
 def test_terminal_status_is_coloured():
     console = Console(record=True, width=200, force_terminal=True, color_system="truecolor")
     print_report(make_report(), console)

@@ -33,7 +33,10 @@ def fmt_cosine(x: Any) -> str:
     v = float(x)
     if not math.isfinite(v):
         return fmt_num(v)
-    return f"{v:.6f}"
+    text = f"{v:.6f}"
+    if text == "1.000000" and v < 1.0:  # do not show a near miss as exactly 1
+        return ">0.999999"
+    return text
 
 
 def fmt_pct(fraction: Any) -> str:

@@ -26,7 +26,8 @@ def print_report(report: ParityReport, console: Console | None = None) -> None:
     sub = f"seed {report.seed}, {report.samples} sample{'s' if report.samples != 1 else ''}"
     if report.dims:
         sub += ", " + ", ".join(f"{k}={v}" for k, v in report.dims.items())
-    table = Table(title=title, caption=sub, title_justify="left", caption_justify="left")
+    # every user-provided string goes in as Text: names like "x[0]" must not be read as rich markup
+    table = Table(title=Text(title), caption=Text(sub), title_justify="left", caption_justify="left")
     table.add_column("output", overflow="fold")
     table.add_column("status")
     table.add_column("dtype")
@@ -40,7 +41,7 @@ def print_report(report: ParityReport, console: Console | None = None) -> None:
                        fmt_pct(o.mismatch_fraction), fmt_num(o.min_atol)]
         else:
             metrics = [DASH] * 6
-        table.add_row(o.name, _status(o.status), dtype_text(o), shape_text(o), *metrics)
+        table.add_row(Text(o.name), _status(o.status), Text(dtype_text(o)), Text(shape_text(o)), *metrics)
         if o.message:
             notes.append((o.name, o.status, o.message))
     console.print(table)
@@ -84,6 +85,7 @@ def _print_layers(report: ParityReport, console: Console) -> None:
     for i, layer in enumerate(window):
         mark = "►" if i == at else ""
         style = "bold" if i == at else ""
-        table.add_row(mark, str(layer.index), layer.node, layer.op_type, layer.tensor, _status(layer.status),
+        table.add_row(mark, str(layer.index), Text(layer.node), Text(layer.op_type), Text(layer.tensor),
+                      _status(layer.status),
                       fmt_num(layer.max_abs), fmt_num(layer.max_rel), fmt_num(layer.input_max_abs), style=style)
     console.print(table)
