@@ -90,8 +90,8 @@ def make_report(*, failing=True, layers=True, excluded=True, n_layers=10, diverg
 
 
 # ---------------------------------------------------------------- terminal
-def _terminal(report) -> str:
-    console = Console(record=True, width=200, color_system=None, force_terminal=False)
+def _terminal(report, width=200) -> str:
+    console = Console(record=True, width=width, color_system=None, force_terminal=False)
     print_report(report, console)
     return console.export_text()
 
@@ -109,6 +109,15 @@ def test_terminal_table_failing_with_layers():
     assert [w for w in window if "►" in w] and "block6.<gelu>" in [w for w in window if "►" in w][0]
     assert any("block3.conv" in w for w in window) and any("block9.conv" in w for w in window)
     assert not any("block2.conv" in w for w in window)
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_terminal_never_truncates_values(width):
+    text = _terminal(make_report(), width)
+    assert "…" not in text
+    flat = " ".join(text.split())
+    for value in ("3.1e-06", "1.2e-05", "0.042", "12.5%", ">0.999999", "0.991200", "2×64×7×7", "excluded", "float32"):
+        assert value in flat, (width, value)
 
 
 def test_terminal_passing_without_layers():

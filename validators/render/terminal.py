@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -26,14 +27,8 @@ def print_report(report: ParityReport, console: Console | None = None) -> None:
     sub = f"seed {report.seed}, {report.samples} sample{'s' if report.samples != 1 else ''}"
     if report.dims:
         sub += ", " + ", ".join(f"{k}={v}" for k, v in report.dims.items())
-    # every user-provided string goes in as Text: names like "x[0]" must not be read as rich markup
-    table = Table(title=Text(title), caption=Text(sub), title_justify="left", caption_justify="left")
-    table.add_column("output", overflow="fold")
-    table.add_column("status")
-    table.add_column("dtype")
-    table.add_column("shape")
-    for col in ("max abs", "max rel", "p99 abs", "cosine", "mismatch", "min atol"):
-        table.add_column(col, justify="right")
+    headers = ["output", "status", "dtype", "shape", "max abs", "max rel", "p99 abs", "cosine", "mismatch", "min atol"]
+    rows: list[list[Text]] = []
     notes: list[tuple[str, str, str]] = []
     for o in report.outputs:
         if is_compared(o):
@@ -41,10 +36,27 @@ def print_report(report: ParityReport, console: Console | None = None) -> None:
                        fmt_pct(o.mismatch_fraction), fmt_num(o.min_atol)]
         else:
             metrics = [DASH] * 6
-        table.add_row(Text(o.name), _status(o.status), Text(dtype_text(o)), Text(shape_text(o)), *metrics)
+        # every user-provided string goes in as Text: names like "x[0]" must not be read as rich markup
+        rows.append([Text(o.name), _status(o.status), Text(dtype_text(o)), Text(shape_text(o))]
+                    + [Text(m) for m in metrics])
         if o.message:
             notes.append((o.name, o.status, o.message))
-    console.print(table)
+    widths = [max([len(r[c]) for r in rows] + [len(h)]) for c, h in enumerate(headers)]
+    console.print(Text(title, style="bold"))
+    if sum(widths) + 2 * (len(widths) - 1) <= console.width:
+        # no vertical rules, so the ten columns fit a narrow terminal; nothing is ever truncated
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_edge=False)
+        for c, header in enumerate(headers):
+            table.add_column(header, no_wrap=True, justify="left" if c < 4 else "right")
+        for r in rows:
+            table.add_row(*r)
+        console.print(table)
+    else:  # too narrow for the table: two lines per output
+        for r in rows:
+            line = Text.assemble(r[0], "  ", r[1], "  ", r[2], " ", r[3])
+            console.print(line)
+            console.print(Text("    " + "  ".join(f"{h} {m}" for h, m in zip(headers[4:], r[4:]))))
+    console.print(Text(sub, style="dim"))
     for name, status, message in notes:
         line = Text("  ")
         line.append(f"{name}", style="bold")
@@ -73,19 +85,18 @@ def _print_layers(report: ParityReport, console: Console) -> None:
     console.print(head)
     window, at = layer_window(report)
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    cells = [[fmt_num(x.max_abs), fmt_num(x.max_rel), fmt_num(x.input_max_abs)] for x in window]
     table.add_column("")
-    table.add_column("#", justify="right")
+    table.add_column("#", justify="right", no_wrap=True)
     table.add_column("node", overflow="fold")
-    table.add_column("op")
+    table.add_column("op", no_wrap=True)
     table.add_column("tensor", overflow="fold")
-    table.add_column("status")
-    table.add_column("max abs", justify="right")
-    table.add_column("max rel", justify="right")
-    table.add_column("inputs max abs", justify="right")
-    for i, layer in enumerate(window):
+    table.add_column("status", no_wrap=True)
+    for c, header in enumerate(("max abs", "max rel", "inputs max abs")):  # numbers are never cut; headers wrap
+        table.add_column(header, justify="right", min_width=max(len(r[c]) for r in cells))
+    for i, (layer, nums) in enumerate(zip(window, cells)):
         mark = "►" if i == at else ""
         style = "bold" if i == at else ""
         table.add_row(mark, str(layer.index), Text(layer.node), Text(layer.op_type), Text(layer.tensor),
-                      _status(layer.status),
-                      fmt_num(layer.max_abs), fmt_num(layer.max_rel), fmt_num(layer.input_max_abs), style=style)
+                      _status(layer.status), *nums, style=style)
     console.print(table)
