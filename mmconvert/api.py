@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backends import TARGETS, get_backend
-from ir.errors import InputError, UnsupportedError
+from ir.errors import InputError, MMConvertError, UnsupportedError
 from ir.graph import Graph
 
 _VALIDATE_OPTIONS = ("atol", "rtol", "tolerances", "seed", "samples", "dims", "data", "per_layer", "mode")
@@ -114,7 +114,12 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
         with _reference_onnx(source, graph) as ref_path:
             from validators.core import validate as run_validation
 
-            result.parity = run_validation(ref_path, emitted.path, graph, target=to, **check_opts)
+            try:
+                result.parity = run_validation(ref_path, emitted.path, graph, target=to, **check_opts)
+            except MMConvertError as e:
+                e.message = (f"converted to {emitted.path}, but the parity check could not run: {e.message}"
+                             " (give --inputs data.npz or --dim NAME=V, or skip it with --no-validate)")
+                raise
     return result
 
 

@@ -31,7 +31,7 @@ def test_node_case_roundtrip(name, tmp_path):
     if why is not None:
         pytest.skip(f"ONNX Runtime does not run the original: {why}")
     out = tmp_path / "model.onnx"
-    result = mmconvert.convert(case.model, out, to="onnx")
+    result = mmconvert.convert(case.model, out, to="onnx", validate=False)  # checked against the expected outputs below
     if _checker_accepts(case.model):  # test_mvn's original already trips onnx's own function inference
         onnx.checker.check_model(str(out), full_check=True)
     for inputs, expected in case.data_sets:
@@ -58,7 +58,7 @@ def test_light_model_roundtrip(path, opset, tmp_path):
     assert C.ort_verdict(case) is None, "ONNX Runtime runs every light model"
     out = tmp_path / "model.onnx"
     options = {} if opset is None else {"opset": opset}
-    result = mmconvert.convert(path, out, to="onnx", **options)
+    result = mmconvert.convert(path, out, to="onnx", validate=False, **options)
     assert result.opset == (opset or 9)
     onnx.checker.check_model(str(out), full_check=True)
     for inputs, expected in case.data_sets:
