@@ -59,14 +59,8 @@ def numpy_tensor(path: str) -> np.ndarray:
 
 def light_inputs(model: onnx.ModelProto) -> list[np.ndarray]:
     """The light models' documented input: ones of the input's shape (see onnx's backend test data)."""
-    inits = {t.name for t in model.graph.initializer}
-    feeds = []
-    for vi in model.graph.input:
-        if vi.name in inits:
-            continue
-        shape = [d.dim_value for d in vi.type.tensor_type.shape.dim]
-        feeds.append(np.ones(shape, dtype=np.float32))
-    return feeds
+    shapes = {vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim] for vi in model.graph.input}
+    return [np.ones(shapes[name], dtype=np.float32) for name in feed_names(model)]
 
 
 def session(model_or_path) -> ort.InferenceSession:
@@ -77,10 +71,10 @@ def session(model_or_path) -> ort.InferenceSession:
     return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
 
 
-def feed_names(model: onnx.ModelProto, sess: ort.InferenceSession) -> list[str]:
+def feed_names(model: onnx.ModelProto) -> list[str]:
+    """The inputs a caller feeds: declared graph inputs without an initializer."""
     inits = {t.name for t in model.graph.initializer}
-    declared = [vi.name for vi in model.graph.input if vi.name not in inits]
-    return declared
+    return [vi.name for vi in model.graph.input if vi.name not in inits]
 
 
 def check_outputs(got, expected, rtol: float, atol: float) -> None:
@@ -104,7 +98,7 @@ def compare(got, exp, rtol, atol, where) -> None:
     if exp.dtype == object or exp.dtype.kind in "SU":
         assert [str(x) for x in got.reshape(-1)] == [str(x) for x in exp.reshape(-1)], f"{where}: strings differ"
         return
-    if exp.dtype.kind in "fc" or exp.dtype.itemsize == 1 and exp.dtype.kind == "V" or str(exp.dtype) in ("bfloat16",) or "float" in str(exp.dtype):
+    if exp.dtype.kind in "fc" or "float" in str(exp.dtype):  # numpy floats and ml_dtypes (bfloat16, float8 ...)
         np.testing.assert_allclose(got.astype(np.float64) if exp.dtype.kind != "c" else got,
                                    exp.astype(np.float64) if exp.dtype.kind != "c" else exp,
                                    rtol=rtol, atol=atol, err_msg=where)
@@ -113,9 +107,7 @@ def compare(got, exp, rtol, atol, where) -> None:
 
 
 def run_model(model_or_path, model: onnx.ModelProto, inputs) -> list:
-    sess = session(model_or_path)
-    names = feed_names(model, sess)
-    return sess.run(None, dict(zip(names, inputs)))
+    return session(model_or_path).run(None, dict(zip(feed_names(model), inputs)))
 
 
 def ort_verdict(case: Case) -> str | None:
