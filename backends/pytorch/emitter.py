@@ -193,18 +193,31 @@ class Scope:
                 for _, sub in node.subgraphs():
                     needed |= sub.free_names()
         live.reverse()
+        from . import fusion
+
+        fused, skip = fusion.find(g, lambda t: self.const_of(t) if self.get(t) is not None else g.constant(t))
+
+        def uses(node: Node) -> list[str]:
+            if node.name in skip:
+                return []
+            if node.name in fused:
+                return list(fused[node.name].inputs)
+            return [*node.inputs, *(t for _, s in node.subgraphs() for t in sorted(s.free_names()))]
+
         last: dict[str, int] = {}
         for i, node in enumerate(live):
-            for t in node.inputs:
+            for t in uses(node):
                 if t:
                     last[t] = i
-            for _, sub in node.subgraphs():
-                for t in sub.free_names():
-                    last[t] = i
         for i, node in enumerate(live):
-            self.emit_node(node)
+            if node.name in skip:
+                continue
+            if node.name in fused:
+                fused[node.name].emit(NodeCtx(self, node))
+            else:
+                self.emit_node(node)
             dead = []
-            for t in dict.fromkeys([*node.inputs, *(t for _, s in node.subgraphs() for t in sorted(s.free_names())), *node.outputs]):
+            for t in dict.fromkeys([*uses(node), *node.outputs]):
                 if not t or last.get(t, -1) > i or t in protect:
                     continue
                 v = self.vals.get(t)

@@ -41,6 +41,14 @@ def constant_of_shape(c: NodeCtx) -> None:
     value = np.zeros(1, np.float32) if value is None else np.asarray(value)
     dt = torch_dtype(dtypes.of_array(value))
     v = value.reshape(-1)[0].item()
+    static = c.int_list(0)
+    if static is not None:
+        # a constant too large to store: filled once when the model is built (not saved)
+        name = c.cg.attr_name(c.base)
+        c.cg.init_lines.append(f"self.register_buffer({name!r}, torch.full({tuple(static)!r}, {lit(v)}, dtype={dt}, "
+                               f"device='cpu'), persistent=False)")
+        c.bind(0, f"self.{name}", local=False)
+        return
     shape = c.ints(0)
     if v == 0:
         c.out(f"torch.zeros({shape}, dtype={dt})")
