@@ -48,6 +48,10 @@ def max_pool(c: NodeCtx) -> None:
         return
     begin, end = pads
     sym = begin
+    if not ceil and not want_idx and _end_pad_is_ceil_mode(c, kernel, strides, dilations, begin, end):
+        # end-only padding that only completes the last window: torch's ceil_mode, no copy
+        begin, end, ceil = [0] * n, [0] * n, True
+        sym = begin
     if begin != end or not _fits(kernel, begin, dilations):
         x = f"F.pad({x}, {torch_pad(begin, end)}, value=-math.inf)"
         sym = [0] * n
@@ -66,6 +70,22 @@ def max_pool(c: NodeCtx) -> None:
     if cast:
         expr += f".to({_dt(dt)})"
     c.out(expr)
+
+
+def _end_pad_is_ceil_mode(c: NodeCtx, kernel, strides, dilations, begin, end) -> bool:
+    """Whether max pooling with -inf end padding equals ceil_mode=True without padding."""
+    shape = c.shape(0)
+    if any(begin) or not any(end) or shape is None or not all(isinstance(d, int) for d in shape[2:]):
+        return False
+    for i, size in enumerate(shape[2:]):
+        window = (kernel[i] - 1) * dilations[i] + 1
+        padded = (size + end[i] - window) // strides[i] + 1
+        ceil_out = -(-(size - window) // strides[i]) + 1
+        if (ceil_out - 1) * strides[i] >= size:
+            ceil_out -= 1
+        if padded != ceil_out or size < window:
+            return False
+    return True
 
 
 def _dt(name):
