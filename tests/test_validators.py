@@ -223,3 +223,52 @@ def test_pytorch_candidate_with_one_wrong_op_fails_at_that_node(tmp_path):
     report = mmconvert.validate(EXAMPLE, good, per_layer=True)
     assert report.first_divergent["node"] == "block.relu"
     assert "sys.settrace" not in (good / "model.py").read_text()  # capture stays out of the emitted code
+
+
+@pytest.mark.parametrize("path", C.light_models(), ids=lambda p: os.path.basename(p)[:-5])
+def test_light_models_validate_as_pytorch_like_the_conformance_test(path, tmp_path):
+    pytest.importorskip("torch")
+    case = C.light_case(path)
+    out = tmp_path / "pt"
+    mmconvert.convert(path, out, to="pytorch", validate=False)
+    report = mmconvert.validate(path, out, data=[case.data_sets[0][0]], atol=1e-4, rtol=1e-3)
+    assert report.passed, report.summary()
+
+
+# ---------------------------------------------------------------- exit codes
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "mmconvert", *args], capture_output=True, text=True)
+
+
+def test_validate_exit_codes(tmp_path):
+    good = tmp_path / "good.onnx"
+    mmconvert.convert(EXAMPLE, good, to="onnx", validate=False)
+    assert _cli("validate", EXAMPLE, str(good)).returncode == 0
+    not_artifact = tmp_path / "notes.txt"
+    not_artifact.write_text("hello")
+    r = _cli("validate", EXAMPLE, str(not_artifact))
+    assert r.returncode == 2 and "not a candidate artifact" in r.stderr and "Traceback" not in r.stderr
+    tf_like = tmp_path / "tf_model"
+    tf_like.mkdir()
+    (tf_like / "model.py").write_text("import tensorflow as tf\n")
+    r = _cli("validate", EXAMPLE, str(tf_like))
+    assert r.returncode == 3 and "tensorflow" in r.stderr
+    r = _cli("validate", EXAMPLE, str(good), "--isolated")
+    assert r.returncode == 2 and "--per-layer" in r.stderr
+    r = _cli("validate", EXAMPLE, str(good), "--dim", "batch")
+    assert r.returncode == 2 and "NAME=VALUE" in r.stderr
+
+
+def test_convert_exits_1_when_parity_fails(tmp_path, monkeypatch):
+    """convert validates by default: a wrong artifact makes it exit 1 (here a broken runner tolerance)."""
+    r = _cli("convert", EXAMPLE, "--to", "onnx", "-o", str(tmp_path / "m.onnx"), "--atol", "0", "--rtol", "0")
+    # ONNX -> ONNX is exact, so even zero tolerance passes ...
+    assert r.returncode == 0, r.stderr
+    pytest.importorskip("torch")
+    # ... while PyTorch's float32 kernels differ from ONNX Runtime's in the last bits
+    r = _cli("convert", EXAMPLE, "--to", "pytorch", "-o", str(tmp_path / "pt"), "--atol", "0", "--rtol", "0")
+    assert r.returncode == 1 and "FAIL" in r.stdout
+    assert (tmp_path / "pt" / "model.py").exists()  # the artifact is kept for inspection
