@@ -17,8 +17,9 @@ matches the CPU torch here.
 
 Every model runs in its own worker process (``torch.set_num_threads(--threads)``,
 ``torch.inference_mode()``); the models being compared are timed in interleaved rounds so
-that load from other processes hits them alike, and a latency is the median of all
-timed calls after warm-up.
+that load from other processes hits them alike, and a latency is the best of all
+timed calls after warm-up.  The tables give the best (minimum) call time:
+the machine this runs on is shared, and the minimum is what other load disturbs least.
 
     python benchmarks/bench_pytorch.py [--threads 2] [--rounds 5] [--per-round 4] [--quick]
 """
@@ -124,6 +125,12 @@ class Worker:
 
     @property
     def latency(self) -> float:
+        # best of the interleaved calls: on a shared 2-core machine the minimum is the
+        # statistic that load from other processes disturbs least (as timeit advises)
+        return min(self.times)
+
+    @property
+    def median(self) -> float:
         return statistics.median(self.times)
 
     def result(self) -> np.ndarray:
@@ -315,14 +322,17 @@ def bench_transformers(py, threads, rounds, per_round, warmup, quick):
             # onnx2torch 1.5.15 stops at opset 17 (Reshape-19, ReduceMean-18 ... are missing), so it
             # also gets an opset-17 TorchScript export of the same module; mmconvert converts that one too
             path17 = os.path.join(tmp, f"{name}.opset17.onnx")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(original, tuple(example), path17, dynamo=False, opset_version=17)
-            _, conv17_s = convert_ours(path17, os.path.join(tmp, "pt17"))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    torch.onnx.export(original, tuple(example), path17, dynamo=False, opset_version=17)
+                _, conv17_s = convert_ours(path17, os.path.join(tmp, "pt17"))
+            except Exception:  # noqa: BLE001 - e.g. grouped-query SDPA has no opset-17 spelling
+                path17, conv17_s = None, None
             orig = Worker(sys.executable, "module", name, inputs, threads, tmp)
             ours = Worker(sys.executable, "emitted", os.path.join(tmp, "pt"), inputs, threads, tmp)
             o2t = Worker(py, "onnx2torch", path, inputs, threads, tmp)
-            if o2t.error:
+            if o2t.error and path17:
                 o2t = Worker(py, "onnx2torch", path17, inputs, threads, tmp)
                 o2t.opset17 = True
             measure([orig, ours, o2t], rounds, per_round, warmup)
@@ -350,8 +360,9 @@ def write_doc(light, tfm, threads, repeat):
 
     lines = ["# PyTorch backend benchmark", "",
              f"Written by `benchmarks/bench_pytorch.py` (torch {torch.__version__}, {platform.machine()}, "
-             f"{os.cpu_count()} cores, `torch.set_num_threads({threads})` in every process, median of {repeat} "
-             "calls under `torch.inference_mode()`, the compared models timed in interleaved rounds).", "",
+             f"{os.cpu_count()} cores, `torch.set_num_threads({threads})` in every process, best of {repeat} "
+             "calls under `torch.inference_mode()`, the compared models timed in interleaved rounds; the "
+             "machine is shared with other jobs, so the minimum is reported).", "",
              "onnx2torch (1.5.15) runs in its own virtualenv under `benchmarks/_work/`, in a subprocess, "
              "on the same ONNX file and inputs.", ""]
     if light:
@@ -396,7 +407,8 @@ def write_doc(light, tfm, threads, repeat):
             o2t = _ms(r["o2t_latency_s"]) if "o2t_latency_s" in r else "failed"
             o2tc = f"{r['o2t_convert_s']:.2f}" if "o2t_convert_s" in r else "failed"
             lines.append(f"| {r['model']} | {_ms(r['original_s'])} | {_ms(r['latency_s'])} | {ratio:.2f}x | {o2t} | "
-                         f"{r['convert_s']:.2f} | {r['convert17_s']:.2f} | {o2tc} | {r['max_err']:.1e} |")
+                         f"{r['convert_s']:.2f} | {'-' if r['convert17_s'] is None else format(r['convert17_s'], '.2f')} | "
+                         f"{o2tc} | {r['max_err']:.1e} |")
         lines += ["", f"Median emitted / original: **{statistics.median(rel):.2f}x** (target <= 1.05x).", ""]
         failures = [f"{r['model']}: {r['o2t_error']}" for r in tfm if "o2t_error" in r]
         if failures:

@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -137,7 +137,8 @@ class Codegen:
 
 
 _HELPER_NAMES: set[str] = set()
-_MODULE_ATTRS = set(dir(__import__("torch.nn", fromlist=["Module"]).Module)) if False else {
+# nn.Module attributes a submodule or buffer must not shadow
+_MODULE_ATTRS = {
     "forward", "training", "state_dict", "parameters", "buffers", "modules", "children", "eval", "train", "to",
     "cuda", "cpu", "type", "half", "float", "double", "apply", "register_buffer", "register_parameter",
     "add_module", "zero_grad", "named_modules", "named_parameters", "named_buffers", "load_state_dict",
@@ -614,7 +615,7 @@ def generate(graph: Graph) -> tuple[str, dict[str, np.ndarray], dict[str, Any]]:
     else:
         lines.append(f"return {', '.join(rets)}")
 
-    body = "\n".join("        " + ln if ln else "" for ln in _indent_blocks(lines))
+    body = "\n".join("        " + ln if ln else "" for ln in lines)
     init = "\n".join("        " + ln for ln in cg.init_lines)
     helper_src = runtime.sources(cg.helpers)
     code_text = body + init + helper_src
@@ -653,10 +654,6 @@ def _materialize(cg: Codegen, scope: Scope, name: str, v: Val) -> str:
     if v.kind in ("list", "int"):
         return f"torch.tensor({v.expr}, dtype=torch.int64)"
     return v.expr
-
-
-def _indent_blocks(lines: list[str]) -> list[str]:
-    return lines
 
 
 _LOADER = '''

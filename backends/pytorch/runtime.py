@@ -707,3 +707,113 @@ def resize_onnx(x, roi, scales, sizes, mode="nearest", coord_mode="half_pixel", 
             shape[a] = size
             y = torch.where(outside.reshape(shape), extrapolation, y)
     return y if y.dtype == x.dtype else y.to(x.dtype)
+
+
+# ----------------------------------------------------------------- recurrent
+def rnn_activation(name, alpha, beta):
+    """An ONNX RNN activation by name (with its alpha/beta) as a function."""
+    name = name.lower()
+    if name == "sigmoid":
+        return torch.sigmoid
+    if name == "tanh":
+        return torch.tanh
+    if name == "relu":
+        return torch.relu
+    if name == "hardsigmoid":
+        return lambda x: torch.clamp(alpha * x + beta, 0, 1)
+    if name == "leakyrelu":
+        return lambda x: F.leaky_relu(x, alpha)
+    if name == "thresholdedrelu":
+        return lambda x: torch.where(x > alpha, x, 0.0)
+    if name == "scaledtanh":
+        return lambda x: alpha * torch.tanh(beta * x)
+    if name == "affine":
+        return lambda x: alpha * x + beta
+    if name == "elu":
+        return lambda x: F.elu(x, alpha)
+    if name == "softsign":
+        return F.softsign
+    if name == "softplus":
+        return F.softplus
+    raise ValueError(f"unknown RNN activation {name}")
+
+
+def recurrent_onnx(kind, x, w, r, b, lens, h0, c0, p, hidden, direction, acts, clip, linear_before_reset, layout):
+    """ONNX RNN / GRU / LSTM, every direction, optional input and attribute: (Y, Y_h, Y_c)."""
+    if layout:
+        x = x.transpose(0, 1)
+    steps, batch = x.shape[0], x.shape[1]
+    dirs = 2 if direction == "bidirectional" else 1
+    gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[kind]
+    n_act = {"RNN": 1, "GRU": 2, "LSTM": 3}[kind]
+    if lens is None:
+        lens = torch.full((batch,), steps, dtype=torch.long)
+    lens = lens.long()
+    t_idx = torch.arange(steps).reshape(steps, 1)
+    ys, hs, cs = [], [], []
+    for d in range(dirs):
+        f = acts[d * n_act:(d + 1) * n_act]
+        wd, rd = w[d], r[d]
+        bd = b[d] if b is not None else torch.zeros(2 * gates * hidden, dtype=x.dtype)
+        wb, rb = bd[: gates * hidden], bd[gates * hidden:]
+        h = h0[d] if h0 is not None else torch.zeros(batch, hidden, dtype=x.dtype)
+        cell = c0[d] if c0 is not None else torch.zeros(batch, hidden, dtype=x.dtype)
+        pd = p[d] if p is not None else torch.zeros(3 * hidden, dtype=x.dtype)
+        reverse = direction == "reverse" or d == 1
+        # per batch, step t reads input index lens-1-t when running backwards
+        src = torch.where(t_idx < lens, lens - 1 - t_idx, t_idx) if reverse else t_idx.expand(steps, batch)
+        xs = torch.gather(x, 0, src.unsqueeze(-1).expand(steps, batch, x.shape[2]))
+        proj = torch.matmul(xs, wd.t()) + wb
+        out = []
+        for t in range(steps):
+            gx = proj[t]
+            live = (t < lens).unsqueeze(-1)
+            if kind == "LSTM":
+                g = gx + h @ rd.t() + rb
+                gi, go, gf, gc = g.chunk(4, dim=-1)
+                pi, po, pf = pd.chunk(3)
+                gi, gf = gi + pi * cell, gf + pf * cell
+                if clip:
+                    gi, gf, gc = gi.clamp(-clip, clip), gf.clamp(-clip, clip), gc.clamp(-clip, clip)
+                i_t, f_t, c_t = f[0](gi), f[0](gf), f[1](gc)
+                new_c = f_t * cell + i_t * c_t
+                go = go + po * new_c
+                if clip:
+                    go = go.clamp(-clip, clip)
+                new_h = f[0](go) * f[2](new_c)
+                cell = torch.where(live, new_c, cell)
+            elif kind == "GRU":
+                wz, wr_, wh = gx.chunk(3, dim=-1)
+                rz, rr, rh = rd.chunk(3, dim=0)
+                bz, br, bh = rb.chunk(3)
+                zt = wz + h @ rz.t() + bz
+                rt = wr_ + h @ rr.t() + br
+                if clip:
+                    zt, rt = zt.clamp(-clip, clip), rt.clamp(-clip, clip)
+                zt, rt = f[0](zt), f[0](rt)
+                if linear_before_reset:
+                    ht = wh + rt * (h @ rh.t() + bh)
+                else:
+                    ht = wh + (rt * h) @ rh.t() + bh
+                if clip:
+                    ht = ht.clamp(-clip, clip)
+                new_h = (1 - zt) * f[1](ht) + zt * h
+            else:
+                g = gx + h @ rd.t() + rb
+                if clip:
+                    g = g.clamp(-clip, clip)
+                new_h = f[0](g)
+            h = torch.where(live, new_h, h)
+            out.append(torch.where(live, new_h, torch.zeros_like(new_h)))
+        y = torch.stack(out)
+        if reverse:
+            y = torch.gather(y, 0, src.unsqueeze(-1).expand(steps, batch, hidden))
+            y = torch.where((t_idx < lens).unsqueeze(-1), y, torch.zeros_like(y))
+        ys.append(y)
+        hs.append(h)
+        cs.append(cell)
+    y = torch.stack(ys, dim=1)
+    y_h, y_c = torch.stack(hs), torch.stack(cs)
+    if layout:
+        return y.permute(2, 0, 1, 3), y_h.transpose(0, 1), y_c.transpose(0, 1)
+    return y, y_h, y_c

@@ -120,6 +120,8 @@ def test_bert_dynamic_batch_and_sequence(tmp_path):
     check("bert", tmp_path, dynamic=True)
     src = (tmp_path / "pt" / "model.py").read_text()
     assert ".shape" in src  # batch and sequence come from the input
+    # the exporter's decomposed attention is written back as one call, layers as modules
+    assert "F.scaled_dot_product_attention(" in src and "nn.Linear(32, 32)" in src and "nn.LayerNorm(32" in src
 
 
 def test_resnet(tmp_path):
@@ -134,3 +136,6 @@ OTHERS = ["gpt2", "roberta", "distilbert", "albert", "electra", "mobilebert", "t
 @pytest.mark.parametrize("name", OTHERS)
 def test_architecture(name, tmp_path):
     check(name, tmp_path)
+    if name == "llama":
+        src = (tmp_path / "pt" / "model.py").read_text()
+        assert "F.silu(" in src and "torch.rsqrt(" in src

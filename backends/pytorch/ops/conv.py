@@ -3,7 +3,7 @@ weights are constants), DeformConv, Col2Im."""
 
 from __future__ import annotations
 
-from ..emitter import NodeCtx, lit
+from ..emitter import NodeCtx
 from ..registry import register
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ir import dtypes
 
-from ..emitter import NodeCtx, lit, torch_dtype
+from ..emitter import NodeCtx, torch_dtype
 from ..registry import register
 
 

@@ -77,12 +77,9 @@ def range_(c: NodeCtx) -> None:
 @register("EyeLike", "9-28")
 def eye_like(c: NodeCtx) -> None:
     dt = c.attr("dtype")
-    from onnx import helper
-
     tdt = torch_dtype(dtypes.from_onnx(dt)) if dt is not None else f"{c.x(0)}.dtype"
     k = int(c.attr("k", 0))
     c.out(f"torch.ones({c.x(0)}.shape, dtype={tdt}).triu({k}).tril({k})")
-    _ = helper
 
 
 @register("OneHot", "11-28")
