@@ -157,6 +157,20 @@ def _attention(m: _Matcher, pv: Node, fused, skip) -> None:
         else:
             kv = f"{_tensor(c, kt)}.transpose(-2, -1)"
         args = [qv, kv, vv]
+        const_mask = c.scope.const_of(mask) if mask is not None else None
+        if const_mask is not None and const_mask.ndim >= 2:
+            rows_open = np.isfinite(const_mask).any(axis=-1).all()
+            if rows_open:
+                nan_guard = False  # every query sees a key: softmax cannot produce NaN
+            square = const_mask.shape[-1] == const_mask.shape[-2]
+            lower = np.tril(np.ones(const_mask.shape[-2:], dtype=bool))
+            if not const_mask.any():
+                mask = None  # an all-zero additive mask is no mask
+            elif square and np.all(const_mask[..., lower] == 0) and np.all(const_mask[..., ~lower] <= -1e30):
+                # 0 below the diagonal and -inf (or float32's lowest, as transformers writes) above:
+                # both give exactly zero weight after the softmax
+                mask = None
+                args.append("is_causal=True")
         if mask is not None:
             args.append(f"attn_mask={_tensor(c, mask)}")
         args.append(f"scale={scale!r}")
