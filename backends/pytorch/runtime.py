@@ -817,3 +817,27 @@ def recurrent_onnx(kind, x, w, r, b, lens, h0, c0, p, hidden, direction, acts, c
     if layout:
         return y.permute(2, 0, 1, 3), y_h.transpose(0, 1), y_c.transpose(0, 1)
     return y, y_h, y_c
+
+
+def deform_conv_onnx(x, w, offset, b, mask, strides, pads, dilations, group, offset_group):
+    """ONNX DeformConv (2-D): bilinear samples at the offset kernel taps, then a grouped conv."""
+    n, c, ih, iw = x.shape
+    oc, _, kh, kw = w.shape
+    oh, ow = offset.shape[-2:]
+    off = offset.reshape(n, offset_group, kh, kw, 2, oh, ow)
+    if mask is None:
+        mask = torch.ones(n, offset_group, kh, kw, oh, ow, dtype=x.dtype)
+    mask = mask.reshape(n, offset_group, 1, kh, kw, oh, ow)
+    rows = (torch.arange(oh) * strides[0] - pads[0]).reshape(1, 1, 1, 1, oh, 1) \
+        + (torch.arange(kh) * dilations[0]).reshape(1, 1, kh, 1, 1, 1) + off[:, :, :, :, 0]
+    cols = (torch.arange(ow) * strides[1] - pads[1]).reshape(1, 1, 1, 1, 1, ow) \
+        + (torch.arange(kw) * dilations[1]).reshape(1, 1, 1, kw, 1, 1) + off[:, :, :, :, 1]
+    grid = torch.stack([cols / (iw - 1) * 2 - 1, rows / (ih - 1) * 2 - 1], dim=-1).to(x.dtype)
+    grid = grid.reshape(n * offset_group, kh * kw * oh, ow, 2)
+    taps = F.grid_sample(x.reshape(n * offset_group, c // offset_group, ih, iw), grid, mode="bilinear",
+                         padding_mode="zeros", align_corners=True)
+    taps = taps.reshape(n, offset_group, c // offset_group, kh, kw, oh, ow) * mask
+    taps = taps.reshape(n, group, c // group, kh, kw, oh, ow)
+    y = torch.einsum("ngckhij,gockh->ngoij", taps, w.reshape(group, oc // group, c // group, kh, kw))
+    y = y.reshape(n, oc, oh, ow)
+    return y if b is None else y + b.reshape(1, -1, 1, 1)

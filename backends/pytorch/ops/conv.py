@@ -188,6 +188,19 @@ def conv_transpose(c: NodeCtx) -> None:
     c.out(expr)
 
 
+@register("DeformConv", "19-28")
+def deform_conv(c: NodeCtx) -> None:
+    if c.rank(0) != 4:
+        c.fail("DeformConv is emitted for 2-D images")
+    h = c.helper("deform_conv_onnx")
+    args = [c.x(i) if c.has(i) else "None" for i in range(5)]
+    strides = list(c.attr("strides", [1, 1]))
+    pads = list(c.attr("pads", [0, 0, 0, 0]))
+    dilations = list(c.attr("dilations", [1, 1]))
+    c.out(f"{h}({', '.join(args)}, {strides}, {pads}, {dilations}, {int(c.attr('group', 1))}, "
+          f"{int(c.attr('offset_group', 1))})")
+
+
 @register("Col2Im", "18-28")
 def col2im(c: NodeCtx) -> None:
     n = len(c.int_list(1) or []) or 2
