@@ -841,3 +841,14 @@ def deform_conv_onnx(x, w, offset, b, mask, strides, pads, dilations, group, off
     y = torch.einsum("ngckhij,gockh->ngoij", taps, w.reshape(group, oc // group, c // group, kh, kw))
     y = y.reshape(n, oc, oh, ow)
     return y if b is None else y + b.reshape(1, -1, 1, 1)
+
+
+def batch_norm_training(x, scale, bias, mean, var, eps, momentum):
+    """ONNX BatchNormalization with training_mode=1: (Y, running_mean, running_var) from batch statistics."""
+    dims = [0] + list(range(2, x.dim()))
+    batch_mean = x.mean(dim=dims)
+    batch_var = x.var(dim=dims, unbiased=False)
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    y = (x - batch_mean.reshape(shape)) / torch.sqrt(batch_var.reshape(shape) + eps) * scale.reshape(shape) \
+        + bias.reshape(shape)
+    return y, mean * momentum + batch_mean * (1 - momentum), var * momentum + batch_var * (1 - momentum)

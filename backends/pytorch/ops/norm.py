@@ -29,7 +29,11 @@ def _base(c: NodeCtx, i: int) -> str | None:
 def batch_norm(c: NodeCtx) -> None:
     eps = float(c.attr("epsilon", 1e-5))
     if c.attr("training_mode", 0):
-        c.fail("training_mode=1 (emit the model for inference)")
+        h = c.helper("batch_norm_training")
+        expr = (f"{h}({', '.join(c.x(i) for i in range(5))}, {lit(eps)}, "
+                f"{lit(float(c.attr('momentum', 0.9)))})[:{len(c.node.outputs)}]")
+        c.outs(expr)
+        return
     consts = [c.const(i) for i in range(1, 5)]
     r = c.rank(0)
     if all(a is not None for a in consts) and r in (2, 3, 4, 5) and len({a.shape for a in consts}) == 1 \
