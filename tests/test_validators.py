@@ -272,3 +272,17 @@ def test_convert_exits_1_when_parity_fails(tmp_path):
     r = _cli("convert", EXAMPLE, "--to", "pytorch", "-o", str(tmp_path / "pt"), "--atol", "0", "--rtol", "0")
     assert r.returncode == 1 and "FAIL" in r.stdout
     assert (tmp_path / "pt" / "model.py").exists()  # the artifact is kept for inspection
+
+
+def test_per_layer_applies_recorded_layouts_instead_of_guessing():
+    from validators import localize
+
+    g = ir.Graph("g")
+    g.inputs, g.outputs = ["x"], ["y"]
+    g.make_node("Relu", ["x"], ["y"], name="relu")
+    ref = {"y": np.arange(24, dtype=np.float32).reshape(1, 2, 3, 4)}  # NCHW
+    nhwc = {"y": ref["y"].transpose(0, 2, 3, 1).copy()}  # what an NHWC backend holds
+    layers, first = localize.layers(g, ref, nhwc, 1e-4, 1e-3, layouts={"y": [0, 3, 1, 2]})
+    assert first is None and layers[0].status == "pass" and layers[0].layout == "permute(0, 3, 1, 2)"
+    layers, first = localize.layers(g, ref, nhwc, 1e-4, 1e-3)  # without the record: a mismatch, not a guess
+    assert first["node"] == "relu"

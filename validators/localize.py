@@ -39,7 +39,7 @@ def layers(graph: Graph, ref: dict, cand: dict, atol: float, rtol: float, layout
             errors[tensor] = mabs
             status = "fail" if bad else "pass"
             out.append(LayerReport(index, node.name, node.op_type, tensor, mabs, mrel, status, in_err,
-                                   "->".join(map(str, layouts[tensor])) if tensor in layouts else None))
+                                   f"permute{tuple(layouts[tensor])}" if tensor in layouts else None))
             if bad and first is None:
                 first = {"node": node.name, "op_type": node.op_type, "tensor": tensor, "index": index,
                          "max_abs": mabs, "max_rel": mrel, "input_max_abs": in_err}
