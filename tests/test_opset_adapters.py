@@ -106,3 +106,26 @@ def test_every_adapter_registered_is_listed():
     reg = opset_pass.registered()
     for op in ("Split", "Squeeze", "Unsqueeze", "ReduceMean", "Clip", "Pad", "Slice", "Resize", "Softmax"):
         assert op in reg
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_scan8_with_a_batch_axis_upgrades(batch, tmp_path):
+    body = helper.make_graph(
+        [helper.make_node("Add", ["s_in", "x_t"], ["s_out"]), helper.make_node("Mul", ["s_out", "x_t"], ["y_t"])],
+        "body", [_vi("s_in", [4]), _vi("x_t", [4])], [_vi("s_out", [4]), _vi("y_t", [4])])
+    scan = helper.make_node("Scan", ["", "s0", "xs"], ["s_final", "ys"], num_scan_inputs=1, body=body,
+                            directions=[1])
+    g = helper.make_graph([scan], "scan8", [_vi("s0", [batch, 4]), _vi("xs", [batch, 5, 4])],
+                          [_vi("s_final", [batch, 4]), _vi("ys", [batch, 5, 4])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 8)])
+    model.ir_version = 7
+    rng = np.random.default_rng(1)
+    feeds = {"s0": rng.standard_normal((batch, 4)).astype(np.float32),
+             "xs": rng.standard_normal((batch, 5, 4)).astype(np.float32)}
+    expected = C.session(model).run(None, feeds)
+    res = mmconvert.convert(model, tmp_path / "m.onnx", to="onnx")
+    assert res.opset == ir.CANONICAL_OPSET and res.parity.passed
+    got = C.session(str(tmp_path / "m.onnx")).run(None, feeds)
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    assert sum(n.op_type == "Scan" for n in res.graph.nodes) == batch

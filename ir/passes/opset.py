@@ -49,7 +49,7 @@ def upgrade(graph: Graph, target: int = CANONICAL_OPSET) -> bool:
         return False
     if source > target:
         return downgrade(graph, target)
-    for g in list(graph.iter_graphs()):
+    for g in reversed(list(graph.iter_graphs())):  # bodies first: an adapter may copy a body
         for node in g.nodes:
             if not is_default_domain(node.domain):
                 continue
@@ -392,4 +392,47 @@ def _groupnorm21_down(graph: Graph, node: Node) -> None:
 
 
 register("GroupNormalization", 21, _groupnorm21_up, _groupnorm21_down)
-register("Scan", 9, None, None)  # Scan-8's batch axis has no adapter yet
+# Scan 9 dropped Scan-8's batch axis (and sequence_lens): with a static batch size the
+# batched scan becomes one Scan per batch item, fed by Gather and joined by Concat.
+def _scan9_up(graph: Graph, node: Node) -> None:
+    if node.inputs and node.inputs[0]:
+        raise OpsetConversionError("Scan-8 with sequence_lens has no Scan-9 form", node=node.name)
+    m = node.attr("num_scan_inputs")
+    states = node.inputs[1:len(node.inputs) - m]
+    scans = node.inputs[len(node.inputs) - m:]
+    vt = graph.type_of((states or scans)[0])
+    batch = vt.shape[0] if vt is not None and vt.shape else None
+    if not isinstance(batch, int):
+        raise OpsetConversionError("Scan-8 needs a static batch size to upgrade", node=node.name)
+    body = node.attrs["body"]
+    directions = node.attr("directions")
+    graph.remove_node(node.name)
+    per_output: list[list[str]] = [[] for _ in node.outputs]
+    for b in range(batch):
+        index = graph.add_initializer(f"{node.name}_b{b}", np.array(b, np.int64))
+        items = []
+        for t in states + scans:
+            item = graph.unique_tensor_name(f"{t}_b{b}")
+            graph.make_node("Gather", [t, index], [item], name=f"{node.name}_gather_{t}_b{b}", axis=0)
+            items.append(item)
+        outs = [graph.unique_tensor_name(f"{o}_b{b}") for o in node.outputs]
+        scan = Node(name=f"{node.name}_b{b}", op_type="Scan", inputs=items, outputs=outs)
+        scan.set_attr("body", body if b == 0 else body.copy(), "GRAPH")
+        scan.set_attr("num_scan_inputs", m)
+        if directions is not None:
+            scan.set_attr("scan_input_directions", list(directions))
+        graph.add_node(scan)
+        for k, o in enumerate(outs):
+            per_output[k].append(o)
+    axis0 = graph.add_initializer(f"{node.name}_axis0", np.array([0], np.int64))
+    for final, parts in zip(node.outputs, per_output):
+        lifted = []
+        for part in parts:
+            u = final if batch == 1 else graph.unique_tensor_name(f"{part}_unsq")
+            graph.make_node("Unsqueeze", [part, axis0], [u], name=f"{node.name}_unsqueeze_{part}")
+            lifted.append(u)
+        if batch > 1:
+            graph.make_node("Concat", lifted, [final], name=f"{node.name}_concat_{final}", axis=0)
+
+
+register("Scan", 9, _scan9_up, None)

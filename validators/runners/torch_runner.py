@@ -45,7 +45,7 @@ def _to_torch(a):
     a = np.asarray(a)
     if a.dtype.name == "bfloat16":
         return torch.from_numpy(a.astype(np.float32)).to(torch.bfloat16)
-    return torch.from_numpy(np.ascontiguousarray(a))
+    return torch.from_numpy(np.array(a))  # a writeable C-order copy; keeps 0-d arrays 0-d
 
 
 class Runner:
