@@ -42,8 +42,13 @@ class Graph:
 
     # ------------------------------------------------------------------ nodes
     def add_node(self, node: Node) -> Node:
-        """Insert a node; its name is made unique if needed (the source name is kept otherwise)."""
-        base = node.name or f"{node.op_type}_{len(self._names)}"
+        """Insert a node; its name is made unique if needed (the source name is kept otherwise).
+
+        An unnamed node is named after its first output (readable in emitted code:
+        ``conv1 = self.conv1(x)``), else after its op type.
+        """
+        first_out = next((o for o in node.outputs if o), "")
+        base = node.name or first_out or f"{node.op_type}_{len(self._names)}"
         name, i = base, 1
         while name in self._names:
             name, i = f"{base}_{i}", i + 1
