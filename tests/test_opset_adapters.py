@@ -129,3 +129,16 @@ def test_scan8_with_a_batch_axis_upgrades(batch, tmp_path):
     for a, b in zip(got, expected):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     assert sum(n.op_type == "Scan" for n in res.graph.nodes) == batch
+
+
+def test_an_unnormalized_graph_is_upgraded_when_a_higher_opset_is_asked(tmp_path):
+    graph = mmconvert.load(_model("split_attr"), upgrade_opset=False)
+    assert graph.opset_imports[""] == 11
+    out = mmconvert.save(graph, tmp_path / "m.onnx", opset=18)
+    model = onnx.load(out)
+    assert model.opset_import[0].version == 18
+    split = model.graph.node[0]
+    assert [a.name for a in split.attribute] == ["axis"] and len(split.input) == 2  # `split` became an input
+    expected = C.session(_model("split_attr")).run(None, {"x": X})
+    for g, e in zip(C.session(out).run(None, {"x": X}), expected):
+        np.testing.assert_array_equal(g, e)

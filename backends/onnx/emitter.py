@@ -24,7 +24,7 @@ from ir.node import Node
 from ir.onnx_wire import GRAPH_INITIALIZER, MODEL_GRAPH, TENSOR_RAW_DATA, len_field
 from ir.opset import CANONICAL_OPSET, get_schema
 from ir.passes.cleanup import remove_unused_initializers
-from ir.passes.opset import downgrade
+from ir.passes.opset import downgrade, upgrade
 from ir.types import ValueType
 from ir.weights import write_array
 
@@ -43,12 +43,11 @@ def choose_opset(graph: Graph, opset: int | None = None) -> tuple[Graph, int]:
     if opset is not None:
         if not 1 <= opset <= CANONICAL_OPSET:
             raise InputError(f"--opset must be between 1 and {CANONICAL_OPSET}, got {opset}")
-        if opset > current:
-            work = graph.copy()
-            work.opset_imports[""] = opset
-            return work, opset
         work = graph.copy()
-        downgrade(work, opset)
+        if opset > current:  # a graph loaded without normalization (upgrade_opset=False)
+            upgrade(work, opset)
+        else:
+            downgrade(work, opset)
         remove_unused_initializers(work)
         return work, opset
     source = graph.metadata.get("source_opset")
