@@ -7,7 +7,8 @@ import itertools
 import os
 import sys
 
-import numpy as np
+
+from validators.runners.torch_runner import to_numpy, to_torch  # the validator's conversions, shared
 
 _COUNTER = itertools.count()
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,26 +31,6 @@ def emit(source, folder: str, **options):
 
     mmconvert.convert(source, folder, to="pytorch", validate=False, **options)
     return import_model_py(folder).load_model()
-
-
-def to_torch(value):
-    import torch
-
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.array(value))
-    if isinstance(value, list):
-        return [to_torch(v) for v in value]
-    return value
-
-
-def to_numpy(value):
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        return value.detach().numpy()
-    if isinstance(value, list):
-        return [to_numpy(v) for v in value]
-    return value
 
 
 def run(model, inputs) -> list:

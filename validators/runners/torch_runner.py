@@ -22,11 +22,11 @@ import torch
 from ir.errors import InputError, ModelLoadError
 
 
-def _to_numpy(v):
+def to_numpy(v):
     if v is None:
         return None
     if isinstance(v, (list, tuple)):
-        return [_to_numpy(x) for x in v]
+        return [to_numpy(x) for x in v]
     if isinstance(v, torch.Tensor):
         v = v.detach()
         if v.dtype == torch.bfloat16:
@@ -37,9 +37,9 @@ def _to_numpy(v):
     return np.asarray(v)
 
 
-def _to_torch(a):
+def to_torch(a):
     if isinstance(a, list):
-        return [_to_torch(x) for x in a]
+        return [to_torch(x) for x in a]
     if a is None:
         return None
     a = np.asarray(a)
@@ -72,11 +72,11 @@ class Runner:
     def run(self, inputs: list) -> list:
         try:
             with torch.no_grad():
-                out = self.model(*[_to_torch(x) for x in inputs])
+                out = self.model(*[to_torch(x) for x in inputs])
         except Exception as e:  # noqa: BLE001
             raise InputError(f"{self.folder}: the model failed on these inputs: {type(e).__name__}: {e}") from None
         out = list(out) if isinstance(out, tuple) else [out]
-        return [_to_numpy(v) for v in out]
+        return [to_numpy(v) for v in out]
 
     def capture(self, inputs: list, tensors: list[str], reference: dict | None = None) -> dict:
         idents = {}
@@ -100,9 +100,9 @@ class Runner:
                 value = locals_[ident]
                 if isinstance(value, torch.Tensor):
                     tensor = idents[ident]
-                    captured[tensor] = _to_numpy(value)
+                    captured[tensor] = to_numpy(value)
                     if reference is not None and tensor in reference and event == "line":
-                        ref = _to_torch(reference[tensor])
+                        ref = to_torch(reference[tensor])
                         if ref.shape == value.shape:
                             locals_[ident] = ref.to(value.dtype)
                             changed = True
@@ -117,7 +117,7 @@ class Runner:
         sys.settrace(global_trace)
         try:
             with torch.no_grad():
-                self.model(*[_to_torch(x) for x in inputs])
+                self.model(*[to_torch(x) for x in inputs])
         finally:
             sys.settrace(old)
         return captured
