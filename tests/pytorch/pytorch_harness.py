@@ -7,7 +7,6 @@ import itertools
 import os
 import sys
 
-
 from validators.runners.torch_runner import to_numpy, to_torch  # the validator's conversions, shared
 
 _COUNTER = itertools.count()
