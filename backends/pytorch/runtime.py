@@ -22,6 +22,8 @@ DEPENDS: dict[str, tuple[str, ...]] = {
     "resize_onnx": ("resize_coords",),
     "attention_onnx": (),
     "scan_slices": (),
+    "quantize_linear": ("quant_params",),
+    "dequantize_linear": ("quant_params",),
 }
 
 
@@ -570,7 +572,8 @@ def nms_onnx(boxes, scores, max_out, iou_threshold, score_threshold, center_poin
     return torch.tensor(result, dtype=torch.long).reshape(-1, 3)
 
 
-def quantize_linear(x, scale, zero_point, axis, dtype, block_size=0):
+def quant_params(x, scale, zero_point, axis, block_size):
+    """Scale and zero point broadcast against x: per axis (1-D) or per block."""
     if scale.dim() == 1 and x.dim() > 1 and scale.numel() > 1:
         shape = [1] * x.dim()
         shape[axis] = -1
@@ -580,6 +583,11 @@ def quantize_linear(x, scale, zero_point, axis, dtype, block_size=0):
         scale = scale.repeat_interleave(block_size, dim=axis).narrow(axis, 0, x.shape[axis])
         if zero_point is not None:
             zero_point = zero_point.repeat_interleave(block_size, dim=axis).narrow(axis, 0, x.shape[axis])
+    return scale, zero_point
+
+
+def quantize_linear(x, scale, zero_point, axis, dtype, block_size=0):
+    scale, zero_point = quant_params(x, scale, zero_point, axis, block_size)
     q = torch.round(x.float() / scale.float())
     if zero_point is not None:
         q = q + zero_point.float()
@@ -590,15 +598,7 @@ def quantize_linear(x, scale, zero_point, axis, dtype, block_size=0):
 
 
 def dequantize_linear(x, scale, zero_point, axis, block_size=0):
-    if scale.dim() == 1 and x.dim() > 1 and scale.numel() > 1:
-        shape = [1] * x.dim()
-        shape[axis] = -1
-        scale = scale.reshape(shape)
-        zero_point = zero_point.reshape(shape) if zero_point is not None else None
-    elif block_size and scale.dim() == x.dim():
-        scale = scale.repeat_interleave(block_size, dim=axis).narrow(axis, 0, x.shape[axis])
-        if zero_point is not None:
-            zero_point = zero_point.repeat_interleave(block_size, dim=axis).narrow(axis, 0, x.shape[axis])
+    scale, zero_point = quant_params(x, scale, zero_point, axis, block_size)
     y = x.float()
     if zero_point is not None:
         y = y - zero_point.float()

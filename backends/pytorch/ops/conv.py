@@ -59,19 +59,25 @@ def pad_expr(c: NodeCtx, x: str, n: int, kernel, strides, dilations, value: str 
     return f"F.pad({x}, {torch_pad(extra_b, extra_e)}{v})", sym
 
 
-@register("Conv", "1-28")
-def conv(c: NodeCtx) -> None:
+def _conv_attrs(c: NodeCtx, what: str):
+    """(weight constant or None, spatial rank, kernel, strides, dilations, group) of Conv/ConvTranspose."""
     w = c.const(1)
     wrank = w.ndim if w is not None else c.rank(1)
     if wrank is None:
         wrank = c.need_rank(0)
     n = wrank - 2
     if n not in (1, 2, 3):
-        c.fail(f"{n}-D convolution")
-    kernel = list(c.attr("kernel_shape", w.shape[2:] if w is not None else c.shape(1)[2:]))
+        c.fail(f"{n}-D {what}")
+    wshape = w.shape if w is not None else c.shape(1)
+    kernel = list(c.attr("kernel_shape", wshape[2:]))
     strides = list(c.attr("strides", [1] * n))
     dilations = list(c.attr("dilations", [1] * n))
-    group = int(c.attr("group", 1))
+    return w, n, kernel, strides, dilations, int(c.attr("group", 1))
+
+
+@register("Conv", "1-28")
+def conv(c: NodeCtx) -> None:
+    w, n, kernel, strides, dilations, group = _conv_attrs(c, "convolution")
     x, padding = pad_expr(c, c.x(0), n, kernel, strides, dilations)
     b = c.const(2) if c.has(2) else None
     if w is not None and (not c.has(2) or b is not None):
@@ -110,18 +116,7 @@ def _param_base(c: NodeCtx, i: int) -> str | None:
 
 @register("ConvTranspose", "1-28")
 def conv_transpose(c: NodeCtx) -> None:
-    w = c.const(1)
-    wrank = w.ndim if w is not None else c.rank(1)
-    if wrank is None:
-        wrank = c.need_rank(0)
-    n = wrank - 2
-    if n not in (1, 2, 3):
-        c.fail(f"{n}-D transposed convolution")
-    wshape = w.shape if w is not None else c.shape(1)
-    kernel = list(c.attr("kernel_shape", wshape[2:]))
-    strides = list(c.attr("strides", [1] * n))
-    dilations = list(c.attr("dilations", [1] * n))
-    group = int(c.attr("group", 1))
+    w, n, kernel, strides, dilations, group = _conv_attrs(c, "transposed convolution")
     out_pad = list(c.attr("output_padding", [0] * n))
     output_shape = c.attr("output_shape")
     auto = c.attr("auto_pad", "NOTSET")
