@@ -1,14 +1,21 @@
 """Backends: one package per target, each emitting an artifact from an ``ir.Graph``.
 
-Every backend package exposes the same three names, so the API and the CLI reach a new
-target without an if-chain:
+Every backend package exposes the same names, so the API and the CLI reach a new target
+without an if-chain:
 
-- ``save(graph, output, **options) -> EmitResult``: check support first (raising
-  ``UnsupportedOpsError`` listing every missing op before anything is written), then
-  write the artifact atomically;
-- ``supported_ops() -> dict[str, list[str]]``: op type -> opset ranges it handles
-  (for ``mmconvert ops``);
+- ``OUTPUT``: ``"file"`` or ``"folder"``, what the artifact is;
+- ``PASSES``: the registered passes (``ir.passes``) the pipeline runs before it emits;
+- ``preflight(graph)``: raise ``UnsupportedOpsError`` listing every op it lacks, before
+  any work is done;
+- ``emit(graph, path, **options) -> EmitResult``: write the artifact at ``path``, a fresh
+  staging path (nothing is there; :func:`save` claims the real output and moves it into
+  place);
+- ``supported_ops() -> dict[str, list[str]]``: op type -> the opset versions its handlers
+  start at (for ``mmconvert ops``);
 - ``REQUIRES``: the pip extra the target needs at run time (``None`` if none).
+
+The code-emitting backends build on ``backends/codegen`` (the shared core) and add a
+dialect and ``ops/`` files.
 """
 
 from __future__ import annotations
@@ -40,3 +47,18 @@ def get_backend(target: str):
         if e.name == f"backends.{target}":
             raise UnsupportedError(f"the {target} backend is not available in this version yet") from None
         raise InputError(f"the {target} backend needs '{e.name}': pip install 'mmconvert[{target}]'") from None
+
+
+def save(backend, graph, output, *, force: bool = False, sources=(), **options) -> EmitResult:
+    """Preflight, claim ``output`` (see ``ir.output``), emit into the staging path, move it
+    into place.  Nothing is written when a step fails."""
+    from ir.output import claim
+
+    backend.preflight(graph)
+    with claim(output, backend.OUTPUT, force=force, sources=sources) as out:
+        result = backend.emit(graph, out.staging, **options)
+        result.path = out.commit()
+    return result
+
+
+__all__ = ["EmitResult", "TARGETS", "get_backend", "save"]

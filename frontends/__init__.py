@@ -1,1 +1,59 @@
-"""Frontends: one module per source framework, each turning a model into an ``ir.Graph``."""
+"""Frontends: one module per source framework, each turning a model into an ``ir.Graph``.
+
+Every frontend module exposes the same names, so the API and the CLI reach a new source
+framework without an if-chain (``--from`` choices come from :data:`FRONTENDS`):
+
+- ``NAME``: the framework's name (``--from NAME``);
+- ``REQUIRES``: the pip extra it needs (``None`` if none);
+- ``detect(source) -> bool``: whether ``source`` (a path or an in-memory model) is this
+  framework's, judged by content (a file's bytes, a folder's files, an object's type),
+  cheaply and without importing a framework the source does not need;
+- ``load(source, **options) -> ir.Graph``: the model as a validated graph at its own
+  opset (the pipeline's ``normalize`` stage brings it to the canonical one); the paths it
+  read go to ``graph.source_files`` so that no output ever replaces them.
+
+Detection asks the frontends in :data:`FRONTENDS` order.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+from ir.errors import InputError, UnsupportedError
+
+FRONTENDS = ("onnx", "ir", "pytorch", "tensorflow")
+# when no frontend recognizes a file's content, its suffix names the frontend whose loader
+# then says precisely what is wrong with it ("empty file", "truncated" ...)
+SUFFIXES = {".onnx": "onnx", ".pt2": "pytorch", ".pt": "pytorch", ".pth": "pytorch", ".ptl": "pytorch",
+            ".keras": "tensorflow", ".h5": "tensorflow", ".hdf5": "tensorflow"}
+
+
+def get_frontend(name: str):
+    """The frontend module for ``name``."""
+    if name not in FRONTENDS:
+        raise InputError(f"unknown framework '{name}' (choose from {', '.join(FRONTENDS)})")
+    try:
+        return importlib.import_module(f"frontends.{name}")
+    except ModuleNotFoundError as e:
+        if e.name == f"frontends.{name}":
+            raise UnsupportedError(f"the {name} frontend is not available in this version yet") from None
+        raise InputError(f"the {name} frontend needs '{e.name}': pip install 'mmconvert[{name}]'") from None
+
+
+def detect(source) -> str:
+    """The name of the frontend that recognizes ``source``."""
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.exists(path):
+            raise InputError(f"{path}: no such file or folder")
+    for name in FRONTENDS:
+        if get_frontend(name).detect(source):
+            return name
+    if isinstance(source, (str, os.PathLike)) and os.path.isfile(source):
+        by_suffix = SUFFIXES.get(os.path.splitext(os.fspath(source))[1].lower())
+        if by_suffix:
+            return by_suffix
+    what = os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"a {type(source).__name__}"
+    raise InputError(f"{what}: cannot tell which framework this model is from",
+                     hint=f"pass --from / framework= (one of {', '.join(FRONTENDS)})")

@@ -3,40 +3,78 @@
 Reads every part of a real ONNX file: raw and typed initializers, external data,
 sparse initializers (made dense), value_info shapes, symbolic dims, subgraphs,
 model-local functions (inlined), custom domains (kept as they are) and metadata.
-Large weights stay memory-mapped from the file (see ``ir.onnx_wire``).  The graph is
-then normalized to the IR's canonical opset.
+Large weights stay memory-mapped from the file (see ``ir.onnx_wire``).  The graph comes
+out at the model's own opset; the pipeline's ``normalize`` stage brings it to the
+canonical one.
+
+A model file is untrusted: external data is read only through :func:`resolve_external`,
+which applies ONNX's own rule (a relative location inside the model's folder, no ``..``,
+no link leading out of it).
 """
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
+import stat
 import sys
 import warnings
-from typing import Any
 
 import numpy as np
 import onnx
+import onnx.defs
 from onnx import numpy_helper
 
 from ir import dtypes
-from ir.errors import GraphValidationError, InputError, ModelLoadError
+from ir.errors import InputError, ModelLoadError, UnsupportedError
 from ir.graph import Graph
-from ir.node import Node
+from ir.onnx_proto import graph_from_proto
+from ir.onnx_wire import MODEL_GRAPH, WireError, iter_fields, strip_raw_data
 from ir.opset import CANONICAL_OPSET
-from ir.onnx_wire import WireError, strip_raw_data
-from ir.passes.opset import upgrade
-from ir.types import ValueType
 
+NAME = "onnx"
+REQUIRES = None
 _LIFT_THRESHOLD = 1024  # bytes; smaller raw_data stays in the parsed skeleton
 _PACKED = frozenset({onnx.TensorProto.STRING, onnx.TensorProto.INT4, onnx.TensorProto.UINT4,
                      onnx.TensorProto.FLOAT4E2M1, getattr(onnx.TensorProto, "INT2", -1),
                      getattr(onnx.TensorProto, "UINT2", -1)})
-_ATTR_KIND = {v: k for k, v in onnx.AttributeProto.AttributeType.items()}
+# ModelProto's field numbers (onnx.proto): a file whose first fields are among these is ONNX
+_MODEL_FIELDS = {1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 25}
 
 
-def load(source, *, upgrade_opset: bool = True, infer_shapes: bool = True, **_options) -> Graph:
-    """Parse ``source`` (path, bytes or ModelProto) into a validated IR graph."""
+def detect(source) -> bool:
+    """An ``onnx.ModelProto``, bytes, or a file whose first protobuf fields are ModelProto's."""
+    if isinstance(source, onnx.ModelProto):
+        return True
+    if isinstance(source, (bytes, bytearray)):
+        return _looks_like_model(bytes(source[:4096]))
+    if not isinstance(source, (str, os.PathLike)) or not os.path.isfile(source):
+        return False
+    try:
+        with open(source, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return _looks_like_model(head)
+
+
+def _looks_like_model(head: bytes) -> bool:
+    seen = 0
+    try:
+        for field, wt, _, vstart, vend, _ in iter_fields(head, 0, len(head)):
+            if field not in _MODEL_FIELDS:
+                return False
+            seen += 1
+            if field == MODEL_GRAPH or seen >= 3:
+                return True
+    except WireError:
+        return seen > 0  # the head cuts a long field: what came before was ModelProto's
+    return seen > 0
+
+
+def load(source, *, infer_shapes: bool = True, **_options) -> Graph:
+    """Parse ``source`` (path, bytes or ModelProto) into a validated IR graph at its own opset."""
     reader = _Reader()
     if isinstance(source, onnx.ModelProto):
         model = source
@@ -44,7 +82,9 @@ def load(source, *, upgrade_opset: bool = True, infer_shapes: bool = True, **_op
         model = _parse(bytes(source), "<bytes>")
     else:
         model = reader.open(os.fspath(source))
-    return reader.build(model, upgrade_opset=upgrade_opset, infer=infer_shapes)
+    graph = reader.build(model, infer=infer_shapes)
+    graph.source_files = tuple(reader.files)
+    return graph
 
 
 def _parse(data: bytes, where: str) -> onnx.ModelProto:
@@ -58,11 +98,42 @@ def _parse(data: bytes, where: str) -> onnx.ModelProto:
     return model
 
 
+def resolve_external(base_dir: str, location: str, what: str) -> str:
+    """The path of an external data file, by ONNX's rule: ``location`` is relative to the
+    model's folder and stays inside it (no absolute path, no ``..``, no link leading out),
+    and names a regular file.  Anything else is refused (exit 2)."""
+    if not location:
+        raise ModelLoadError(f"{what} is external but names no file")
+    if "\0" in location:
+        raise ModelLoadError(f"{what}: external data location holds a NUL byte")
+    parts = location.replace("\\", "/").split("/")
+    if os.path.isabs(location) or location.startswith(("/", "\\")) or (len(location) > 1 and location[1] == ":"):
+        raise ModelLoadError(f"{what}: external data location '{location}' is absolute; ONNX only allows a path"
+                             " relative to the model's folder")
+    if ".." in parts:
+        raise ModelLoadError(f"{what}: external data location '{location}' leads out of the model's folder")
+    base = os.path.realpath(base_dir)
+    full = os.path.realpath(os.path.join(base, *[p for p in parts if p]))
+    if not full.startswith(base.rstrip(os.sep) + os.sep):
+        raise ModelLoadError(f"{what}: external data location '{location}' resolves outside the model's folder"
+                             " (through a link)")
+    try:
+        st = os.stat(full)
+    except FileNotFoundError:
+        raise ModelLoadError(f"{what}: external data file '{location}' is missing") from None
+    except OSError as e:
+        raise ModelLoadError(f"{what}: external data file '{location}' cannot be read ({e.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelLoadError(f"{what}: external data location '{location}' is not a regular file")
+    return full
+
+
 class _Reader:
     def __init__(self):
-        self.base_dir = ""
+        self.base_dir: str | None = None
         self.path = "<memory>"
         self.lifted: dict[int, np.ndarray] = {}  # index of top-level initializer -> array
+        self.files: list[str] = []
         self._maps: dict[str, mmap.mmap] = {}
 
     # ------------------------------------------------------------ reading
@@ -72,9 +143,12 @@ class _Reader:
             raise InputError(f"{path}: no such file")
         if os.path.isdir(path):
             raise InputError(f"{path}: is a folder, not an ONNX file")
+        if not os.path.isfile(path):
+            raise InputError(f"{path}: not a regular file")
         size = os.path.getsize(path)
         if size == 0:
             raise ModelLoadError(f"{path}: empty file")
+        self.files.append(os.path.abspath(path))
         mm = self._map(path)
         if sys.byteorder != "little":  # raw_data is little endian; view it in place only here
             return _parse(mm[:], path)
@@ -84,15 +158,23 @@ class _Reader:
             raise ModelLoadError(f"{path}: not an ONNX model, or the file is truncated ({e})") from None
         model = _parse(skeleton, path)
         inits = model.graph.initializer
+        if len(spans) != len(inits):
+            raise ModelLoadError(f"{path}: not an ONNX model, or the file is truncated")
         for i, span in enumerate(spans):
             if span is not None:
                 t = inits[i]
-                dt = dtypes.to_numpy(dtypes.from_onnx(t.data_type))
+                dt = self._np_dtype(t)
                 count = span[1] // dt.itemsize
-                if count != int(np.prod(t.dims, dtype=np.int64)):
+                if count != _count(t) or span[1] % dt.itemsize:
                     raise ModelLoadError(f"{path}: initializer '{t.name}' has {span[1]} bytes for shape {list(t.dims)}")
                 self.lifted[i] = np.frombuffer(mm, dtype=dt, count=count, offset=span[0]).reshape(tuple(t.dims))
         return model
+
+    def _np_dtype(self, t: onnx.TensorProto) -> np.dtype:
+        try:
+            return dtypes.to_numpy(dtypes.from_onnx(t.data_type))
+        except Exception:  # noqa: BLE001 - an element type number ONNX does not define
+            raise ModelLoadError(f"{self.path}: tensor '{t.name}' has an unknown element type {t.data_type}") from None
 
     def _map(self, path: str) -> mmap.mmap:
         if path not in self._maps:
@@ -103,42 +185,72 @@ class _Reader:
     def array(self, t: onnx.TensorProto) -> np.ndarray:
         if t.data_location == onnx.TensorProto.EXTERNAL:
             return self._external(t)
+        if any(d < 0 for d in t.dims):
+            raise ModelLoadError(f"{self.path}: tensor '{t.name}' has a negative dim {list(t.dims)}")
+        self._np_dtype(t)
         try:
             return numpy_helper.to_array(t)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001
             raise ModelLoadError(f"{self.path}: cannot read tensor '{t.name}': {e}") from None
 
     def _external(self, t: onnx.TensorProto) -> np.ndarray:
+        what = f"{self.path}: tensor '{t.name}'"
+        if self.base_dir is None:
+            raise ModelLoadError(f"{what} keeps its data in an external file, and an in-memory model has no"
+                                 " folder to find it in; load the model from its file")
         info = {e.key: e.value for e in t.external_data}
-        location = info.get("location")
-        if not location:
-            raise ModelLoadError(f"{self.path}: tensor '{t.name}' is external but names no file")
-        full = os.path.normpath(os.path.join(self.base_dir, location))
-        if not os.path.isfile(full):
-            raise ModelLoadError(f"{self.path}: external data file '{location}' of tensor '{t.name}' is missing")
-        dt = dtypes.to_numpy(dtypes.from_onnx(t.data_type))
+        full = resolve_external(self.base_dir, info.get("location", ""), what)
+        if full not in self.files:
+            self.files.append(full)
+        dt = self._np_dtype(t)
         shape = tuple(t.dims)
-        if t.data_type in _PACKED:
-            return numpy_helper.to_array(t, base_dir=self.base_dir)
-        offset = int(info.get("offset", 0))
-        count = int(np.prod(shape, dtype=np.int64))
-        length = int(info.get("length", count * dt.itemsize))
-        if offset + length > os.path.getsize(full) or length < count * dt.itemsize:
-            raise ModelLoadError(f"{self.path}: external data of tensor '{t.name}' is truncated")
+        if any(d < 0 for d in shape):
+            raise ModelLoadError(f"{what} has a negative dim {list(shape)}")
+        try:
+            offset = int(info.get("offset", 0))
+            count = _count(t)
+            length = int(info.get("length", count * dt.itemsize))
+        except ValueError:
+            raise ModelLoadError(f"{what}: external data offset/length are not numbers") from None
+        size = os.path.getsize(full)
+        if offset < 0 or length < 0 or offset + length > size:
+            raise ModelLoadError(f"{what}: external data is truncated")
+        if t.data_type in _PACKED:  # packed or variable-size: read the bytes and let onnx decode them
+            copy = onnx.TensorProto()
+            copy.CopyFrom(t)
+            del copy.external_data[:]
+            copy.data_location = onnx.TensorProto.DEFAULT
+            copy.raw_data = bytes(self._map(full)[offset:offset + length])
+            try:
+                return numpy_helper.to_array(copy)
+            except Exception as e:  # noqa: BLE001
+                raise ModelLoadError(f"{what}: cannot read its external data: {e}") from None
+        if length < count * dt.itemsize:
+            raise ModelLoadError(f"{what}: external data is truncated")
         if count == 0:
             return np.zeros(shape, dt)
         return np.frombuffer(self._map(full), dtype=dt, count=count, offset=offset).reshape(shape)
 
     # ----------------------------------------------------------- building
-    def build(self, model: onnx.ModelProto, *, upgrade_opset: bool, infer: bool) -> Graph:
+    def build(self, model: onnx.ModelProto, *, infer: bool) -> Graph:
         opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
+        newest = onnx.defs.onnx_opset_version()
+        if opsets.get("", 0) > newest:
+            raise UnsupportedError(f"{self.path}: the model uses opset {opsets['']}, newer than the {newest} the installed"
+                                   f" onnx {onnx.__version__} knows", hint="upgrade onnx and mmconvert, or export"
+                                   f" the model at opset {CANONICAL_OPSET} or lower")
+        if any(v < 1 for v in opsets.values()):
+            raise ModelLoadError(f"{self.path}: an opset import has version {min(opsets.values())}")
         if model.functions:
-            import onnx.inliner
+            from onnx import inliner
 
-            model = onnx.inliner.inline_local_functions(model)
+            try:
+                model = inliner.inline_local_functions(model)
+            except Exception as e:  # noqa: BLE001 - onnx's inliner raises its own types
+                raise ModelLoadError(f"{self.path}: its local functions cannot be inlined: {str(e)[:300]}") from None
         if infer:
             model = _infer(model)
-        graph = self.graph(model.graph, top=True)
+        graph = graph_from_proto(model.graph, self.array, self.lifted)
         graph.opset_imports = dict(opsets)
         graph.opset_imports.setdefault("", CANONICAL_OPSET)  # no default-domain import: no default-domain ops
         for g in graph.iter_graphs():
@@ -156,112 +268,17 @@ class _Reader:
         }
         if model.training_info:
             warnings.warn("training_info in the ONNX model is dropped", stacklevel=2)
-        if upgrade_opset:
-            upgrade(graph)
         graph.validate()
         return graph
 
-    def graph(self, gp: onnx.GraphProto, top: bool = False) -> Graph:
-        g = Graph(gp.name or "main")
-        g.doc_string = gp.doc_string
-        for vi in gp.input:
-            g.inputs.append(vi.name)
-            self._value(g, vi)
-        for vi in gp.output:
-            g.outputs.append(vi.name)
-            self._value(g, vi)
-        for vi in gp.value_info:
-            self._value(g, vi)
-        for i, t in enumerate(gp.initializer):
-            g.initializers[t.name] = self.lifted[i] if top and i in self.lifted else self.array(t)
-        for st in gp.sparse_initializer:
-            g.initializers[st.values.name] = self._dense(st)
-        for i, np_ in enumerate(gp.node):
-            node = Node(name=np_.name, op_type=np_.op_type, inputs=list(np_.input), outputs=list(np_.output),
-                        domain="" if np_.domain == "ai.onnx" else np_.domain, doc_string=np_.doc_string,
-                        metadata={p.key: p.value for p in getattr(np_, "metadata_props", [])})
-            for a in np_.attribute:
-                if a.ref_attr_name:
-                    raise GraphValidationError(f"attribute '{a.name}' refers to a function attribute", node=np_.name)
-                kind = _ATTR_KIND[a.type]
-                node.attrs[a.name] = self._attr_value(a, kind)
-                node.attr_types[a.name] = kind
-            g.add_node(node)
-        return g
 
-    def _attr_value(self, a: onnx.AttributeProto, kind: str) -> Any:
-        if kind == "TENSOR":
-            return self.array(a.t)
-        if kind == "TENSORS":
-            return [self.array(t) for t in a.tensors]
-        if kind == "GRAPH":
-            return self.graph(a.g)
-        if kind == "GRAPHS":
-            return [self.graph(x) for x in a.graphs]
-        if kind == "STRING":
-            return _text(a.s)
-        if kind == "STRINGS":
-            return [_text(s) for s in a.strings]
-        if kind == "FLOATS":
-            return list(a.floats)
-        if kind == "INTS":
-            return list(a.ints)
-        if kind == "SPARSE_TENSOR":
-            return a.sparse_tensor
-        if kind == "SPARSE_TENSORS":
-            return list(a.sparse_tensors)
-        if kind == "TYPE_PROTO":
-            return a.tp
-        if kind == "TYPE_PROTOS":
-            return list(a.type_protos)
-        return onnx.helper.get_attribute_value(a)
-
-    def _value(self, g: Graph, vi: onnx.ValueInfoProto) -> None:
-        if vi.doc_string:
-            g.value_docs[vi.name] = vi.doc_string
-        if vi.HasField("type"):
-            vt = value_type(vi.type)
-            if vt is not None:
-                g.values[vi.name] = vt
-
-    def _dense(self, st: onnx.SparseTensorProto) -> np.ndarray:
-        values = self.array(st.values)
-        indices = self.array(st.indices).astype(np.int64)
-        dense = np.zeros(tuple(st.dims), dtype=values.dtype)
-        if indices.ndim == 1:
-            dense.reshape(-1)[indices] = values
-        else:
-            dense[tuple(indices.T)] = values
-        return dense
-
-
-def _text(s: bytes):
-    try:
-        return s.decode("utf-8")
-    except UnicodeDecodeError:
-        return s
-
-
-def value_type(tp: onnx.TypeProto) -> ValueType | None:
-    which = tp.WhichOneof("value")
-    if which in ("tensor_type", "sparse_tensor_type"):
-        tt = getattr(tp, which)
-        shape = None
-        if tt.HasField("shape"):
-            shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim)
-        return ValueType("tensor" if which == "tensor_type" else "sparse_tensor", dtypes.from_onnx(tt.elem_type), shape)
-    if which == "sequence_type":
-        return ValueType("sequence", elem=value_type(tp.sequence_type.elem_type))
-    if which == "optional_type":
-        return ValueType("optional", elem=value_type(tp.optional_type.elem_type))
-    if which == "map_type":
-        return ValueType("map", key_dtype=dtypes.from_onnx(tp.map_type.key_type), elem=value_type(tp.map_type.value_type))
-    return None
+def _count(t: onnx.TensorProto) -> int:
+    return math.prod(int(d) for d in t.dims)
 
 
 def _infer(model: onnx.ModelProto) -> onnx.ModelProto:
     """ONNX shape inference, best effort: a model it cannot type is kept as it is."""
     try:
         return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
-    except Exception:
+    except Exception:  # noqa: BLE001
         return model

@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
-import tempfile
 from typing import Any
 
 import numpy as np
@@ -180,28 +178,22 @@ def to_document(graph: Graph) -> tuple[dict[str, Any], list[tuple[str, np.ndarra
     return doc, arrays.items
 
 
-def save(graph: Graph, folder: str) -> str:
-    """Write ``graph`` to ``folder`` atomically (a temporary folder moved into place)."""
-    folder = os.path.abspath(folder)
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise InputError(f"{folder} exists and is not a folder")
-    doc, items = to_document(graph)
-    parent = os.path.dirname(folder)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".mmconvert-", dir=parent)
-    try:
-        with open(os.path.join(tmp, GRAPH_FILE), "w") as f:
-            json.dump(doc, f, indent=1)
-        from .weights import save_safetensors
+def save(graph: Graph, folder: str, *, force: bool = False, sources=()) -> str:
+    """Write ``graph`` to ``folder``: claimed (an existing folder is replaced only with
+    ``force`` and only when mmconvert wrote it), staged, moved into place."""
+    from .output import claim, os_error
+    from .weights import save_safetensors
 
-        save_safetensors(os.path.join(tmp, WEIGHTS_FILE), items, {"format": FORMAT})
-        if os.path.isdir(folder):
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
+    doc, items = to_document(graph)
+    with claim(folder, "folder", force=force, sources=sources) as out:
+        try:
+            os.makedirs(out.staging)
+            with open(os.path.join(out.staging, GRAPH_FILE), "w", encoding="utf-8") as f:
+                json.dump(doc, f, indent=1)
+            save_safetensors(os.path.join(out.staging, WEIGHTS_FILE), items, {"format": FORMAT})
+        except OSError as e:
+            raise os_error(out.path, e) from None
+        return out.commit()
 
 
 def load(folder: str) -> Graph:

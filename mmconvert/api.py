@@ -1,4 +1,11 @@
-"""The Python API: ``load``, ``convert``, ``save``, ``inspect``."""
+"""The Python API: ``load``, ``convert``, ``validate``, ``save``, ``inspect``.
+
+``convert`` is the pipeline and nothing else; every stage is a registry look-up::
+
+    frontend.load -> normalize (canonical opset, schema checks) -> the backend's passes
+        -> backend.preflight -> claim the output -> backend.emit (into a staging path)
+        -> parity check on the staged artifact -> move it into place
+"""
 
 from __future__ import annotations
 
@@ -9,15 +16,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends import TARGETS, get_backend
-from ir.errors import InputError, MMConvertError, UnsupportedError
+from backends import get_backend
+from frontends import FRONTENDS, detect as detect_frontend, get_frontend
+from ir.errors import MMConvertError
 from ir.graph import Graph
+from ir.output import claim
+from ir.passes import PassRecord, normalize, run_pipeline
 
 _VALIDATE_OPTIONS = ("atol", "rtol", "tolerances", "seed", "samples", "dims", "data", "per_layer", "mode")
-_LOAD_OPTIONS = ("upgrade_opset", "infer_shapes", "example_inputs", "input_shapes")
-FRAMEWORKS = ("onnx", "ir", "pytorch", "tensorflow")
-_TF_SUFFIXES = (".keras", ".h5", ".hdf5")
-_TORCH_SUFFIXES = (".pt2", ".pt", ".pth", ".ptl")
+_LOAD_OPTIONS = ("upgrade_opset", "infer_shapes", "example_inputs", "input_shapes", "dynamic_shapes",
+                 "input_dtypes", "signature")
+FRAMEWORKS = FRONTENDS
 
 
 @dataclass
@@ -29,98 +38,100 @@ class ConversionResult:
     opset: int | None = None
     seconds: float = 0.0
     parity: Any = None  # a ParityReport once validation has run
+    passes: list[PassRecord] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
 
 
 def detect_framework(source) -> str:
-    """Name the framework of ``source``: a path or an in-memory model."""
-    mod = type(source).__module__
-    if mod.startswith("onnx"):
-        return "onnx"
-    if isinstance(source, Graph):
-        return "ir"
-    if mod.startswith("torch"):
-        return "pytorch"
-    if mod.startswith(("keras", "tensorflow", "tf_keras")):
-        return "tensorflow"
-    if isinstance(source, (bytes, bytearray)):
-        return "onnx"
-    if not isinstance(source, (str, os.PathLike)):
-        raise InputError(f"cannot tell the framework of a {type(source).__name__}; pass framework=")
-    path = os.fspath(source)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file or folder")
-    if os.path.isdir(path):
-        if os.path.exists(os.path.join(path, "graph.json")):
-            return "ir"
-        if os.path.exists(os.path.join(path, "saved_model.pb")):
-            return "tensorflow"
-        raise InputError(f"{path}: a folder that is neither an mmconvert IR folder nor a SavedModel")
-    lower = path.lower()
-    if lower.endswith(".onnx"):
-        return "onnx"
-    if lower.endswith(_TORCH_SUFFIXES):
-        return "pytorch"
-    if lower.endswith(_TF_SUFFIXES):
-        return "tensorflow"
-    with open(path, "rb") as f:
-        head = f.read(16)
-    if head.startswith(b"PK"):
-        return "pytorch"  # a zip: TorchScript / torch.export archives
-    return "onnx"
+    """Name the framework of ``source``: a path or an in-memory model (judged by content)."""
+    return detect_frontend(source)
 
 
-def load(source, framework: str | None = None, **options) -> Graph:
-    """Parse a model into the IR (``framework=None`` detects it)."""
-    framework = framework or detect_framework(source)
-    if framework == "onnx":
-        from frontends import onnx as onnx_frontend
-
-        return onnx_frontend.load(source, **options)
-    if framework == "ir":
-        if isinstance(source, Graph):
-            return source
-        import ir
-
-        return ir.load(os.fspath(source))
-    if framework in ("pytorch", "tensorflow"):
-        raise UnsupportedError(f"the {framework} frontend is not available in this version yet",
-                               hint="export the model to ONNX and convert the .onnx file")
-    raise InputError(f"unknown framework '{framework}' (choose from {', '.join(FRAMEWORKS)})")
+def load(source, framework: str | None = None, *, upgrade_opset: bool = True, **options) -> Graph:
+    """Parse a model into the IR (``framework=None`` detects it), normalized to the
+    canonical opset unless ``upgrade_opset=False``."""
+    graph, _ = _load(source, framework, upgrade_opset=upgrade_opset, **options)
+    return graph
 
 
-def save(graph: Graph, output, to: str = "onnx", **options) -> str:
-    """Write ``graph`` as a ``to`` artifact (``"ir"`` writes the IR folder); returns the path."""
+def _load(source, framework, *, upgrade_opset: bool = True, **options) -> tuple[Graph, list[PassRecord]]:
+    frontend = get_frontend(framework or detect_frontend(source))
+    graph = frontend.load(source, **options)
+    records = [normalize(graph)] if upgrade_opset else []
+    return graph, records
+
+
+def save(graph: Graph, output, to: str = "onnx", *, force: bool = False, **options) -> str:
+    """Write ``graph`` as a ``to`` artifact (``"ir"`` writes the IR folder); returns the path.
+    An existing output is replaced only with ``force=True`` (and only one mmconvert wrote)."""
+    sources = getattr(graph, "source_files", ())
     if to == "ir":
         import ir
 
-        return ir.save(graph, os.fspath(output))
-    return get_backend(to).save(graph, os.fspath(output), **options).path
+        return ir.save(graph, os.fspath(output), force=force, sources=sources)
+    from backends import save as save_artifact
+
+    return save_artifact(get_backend(to), graph, os.fspath(output), force=force, sources=sources, **options).path
 
 
-def convert(source, output, to: str = "onnx", framework: str | None = None, validate: bool = True, **options) -> ConversionResult:
-    """Load ``source``, emit a ``to`` artifact at ``output``; returns a ConversionResult."""
+def convert(source, output, to: str = "onnx", framework: str | None = None, validate: bool = True, *,
+            force: bool = False, optimize: bool = False, **options) -> ConversionResult:
+    """Load ``source``, run the pipeline, emit a ``to`` artifact at ``output`` and (by default)
+    check its parity against the source; returns a ConversionResult.
+
+    The artifact is checked while it is still staged: a failure or an interruption leaves
+    nothing behind, and a parity mismatch still writes it (exit 1 says so).
+    """
     backend = get_backend(to)  # a wrong target fails before any work
     start = time.perf_counter()
     load_opts = {k: v for k, v in options.items() if k in _LOAD_OPTIONS}
-    graph = load(source, framework, **load_opts)
+    graph, records = _load(source, framework, **load_opts)
+    passes = list(backend.PASSES)
+    if optimize:
+        passes += [p for p in _optimizer_passes() if p not in passes]
     emit_opts = {k: v for k, v in options.items() if k not in _LOAD_OPTIONS and k not in _VALIDATE_OPTIONS}
-    emitted = backend.save(graph, os.fspath(output), **emit_opts)
-    result = ConversionResult(source=str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__,
-                              output=emitted.path, target=to, graph=graph, opset=emitted.opset,
-                              seconds=time.perf_counter() - start, details=emitted.details)
-    if validate:
-        check_opts = {k: v for k, v in options.items() if k in _VALIDATE_OPTIONS}
-        with _reference_onnx(source, graph) as ref_path:
+    sources = _source_paths(source, graph)
+    with contextlib.ExitStack() as stack:
+        # the reference is the source as it came, before any pass rewrote the graph
+        ref_path = stack.enter_context(_reference_onnx(source, graph)) if validate else None
+        reference_graph = graph.copy() if validate else None
+        records += run_pipeline(graph, passes)
+        backend.preflight(graph)
+        out = stack.enter_context(claim(output, backend.OUTPUT, force=force, sources=sources))
+        emitted = backend.emit(graph, out.staging, **emit_opts)
+        result = ConversionResult(source=_describe(source), output=out.path, target=to, graph=graph,
+                                  opset=emitted.opset, passes=records, details=emitted.details)
+        if validate:
             from validators.core import validate as run_validation
 
+            check_opts = {k: v for k, v in options.items() if k in _VALIDATE_OPTIONS}
             try:
-                result.parity = run_validation(ref_path, emitted.path, graph, target=to, **check_opts)
+                result.parity = run_validation(ref_path, out.staging, reference_graph, target=to, **check_opts)
             except MMConvertError as e:
-                e.message = (f"converted to {emitted.path}, but the parity check could not run: {e.message}"
+                e.message = (f"nothing was written to {out.path}: the parity check could not run: {e.message}"
                              " (give --inputs data.npz or --dim NAME=V, or skip it with --no-validate)")
                 raise
+            result.parity.candidate = out.path
+        out.commit()
+    result.seconds = time.perf_counter() - start
     return result
+
+
+def _optimizer_passes() -> list[str]:
+    from ir.passes import registered
+
+    return [p for p in ("remove_dead_nodes", "remove_unused_initializers", "fold_constants") if p in registered()]
+
+
+def _describe(source) -> str:
+    return str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+
+
+def _source_paths(source, graph: Graph) -> tuple[str, ...]:
+    paths = list(getattr(graph, "source_files", ()) or ())
+    if isinstance(source, (str, os.PathLike)):
+        paths.append(os.fspath(source))
+    return tuple(paths)
 
 
 def validate(reference, candidate, framework: str | None = None, target: str | None = None, **options):
@@ -141,7 +152,7 @@ def validate(reference, candidate, framework: str | None = None, target: str | N
 @contextlib.contextmanager
 def _reference_onnx(source, graph: Graph):
     """A path to the source as an ONNX file (written to a temporary folder when needed)."""
-    if isinstance(source, (str, os.PathLike)) and os.fspath(source).lower().endswith(".onnx") and os.path.isfile(source):
+    if isinstance(source, (str, os.PathLike)) and os.path.isfile(source) and get_frontend("onnx").detect(source):
         yield os.fspath(source)
         return
     with tempfile.TemporaryDirectory(prefix="mmconvert-ref-") as tmp:
@@ -150,7 +161,7 @@ def _reference_onnx(source, graph: Graph):
             with open(path, "wb") as f:
                 f.write(source.SerializeToString())
         else:
-            get_backend("onnx").save(graph, path)
+            get_backend("onnx").emit(graph, path)
         yield path
 
 
@@ -164,7 +175,7 @@ def inspect(source, framework: str | None = None) -> dict[str, Any]:
 
     hist = graph.op_histogram()
     return {
-        "source": str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__,
+        "source": _describe(source),
         "format": graph.metadata.get("source_format", "ir"),
         "producer": " ".join(x for x in (graph.metadata.get("producer_name"), graph.metadata.get("producer_version")) if x),
         "opset_imports": {(k or "ai.onnx"): v for k, v in graph.opset_imports.items()},

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from backends import TARGETS
+from frontends import FRONTENDS
 
 from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, MMConvertError
 
@@ -72,28 +73,38 @@ def cli(quiet: bool) -> None:
 @click.argument("source", type=click.Path(exists=True, dir_okay=True))
 @click.option("--to", "to", type=click.Choice(TARGETS), required=True, help="Target framework.")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Output file (onnx) or folder (pytorch, tensorflow).")
-@click.option("--from", "framework", type=click.Choice(["onnx", "ir", "pytorch", "tensorflow"]), default=None,
-              help="Source framework (detected from the file when omitted).")
+@click.option("--from", "framework", type=click.Choice(FRONTENDS), default=None,
+              help="Source framework (detected from the file's content when omitted).")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:DIMS",
               help="Shape of an input, e.g. input:1,3,224,224 (repeatable; names allowed as dims: batch,3,224,224).")
 @click.option("--opset", type=int, default=None, help="ONNX opset to write (default: the source's, else the canonical one).")
+@click.option("--optimize", is_flag=True, help="Run the optimizer's passes too (the onnx target keeps the source's structure otherwise).")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists (only an output mmconvert wrote).")
 @click.option("--no-validate", is_flag=True, help="Skip the parity check after converting.")
+@click.option("-v", "--verbose", is_flag=True, help="List the passes run and what each changed.")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the conversion summary (with the parity report) as JSON here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--atol", type=float, default=None, help="Parity: absolute tolerance for float outputs (default per dtype).")
 @click.option("--rtol", type=float, default=None, help="Parity: relative tolerance for float outputs (default per dtype).")
 @click.option("--dim", "dims", multiple=True, metavar="NAME=VALUE", help="Parity: value of a symbolic dim, e.g. batch=2 (repeatable).")
-def convert(source, to, output, framework, input_shapes, opset, no_validate, report, as_json, atol, rtol, dims):
+def convert(source, to, output, framework, input_shapes, opset, optimize, force, no_validate, verbose, report, as_json,
+            atol, rtol, dims):
     """Convert SOURCE to another framework.
+
+    The artifact is written only after its parity check has run: an error or an
+    interruption leaves nothing behind, and an existing OUT is replaced only with --force.
 
     \b
     Examples:
       mmconvert convert model.onnx --to onnx -o model_opset17.onnx --opset 17
       mmconvert convert model.onnx --to pytorch -o model_pt/
+      mmconvert convert model.onnx --to pytorch -o model_pt/ --force --verbose
     """
     from .api import convert as do_convert
 
-    options = {}
+    if report:
+        _check_writable(report, force)
+    options = {"force": force, "optimize": optimize}
     if opset is not None:
         options["opset"] = opset
     if input_shapes:
@@ -105,16 +116,21 @@ def convert(source, to, output, framework, input_shapes, opset, no_validate, rep
     summary = {
         "source": result.source, "target": result.target, "output": result.output, "opset": result.opset,
         "nodes": len(result.graph), "seconds": round(result.seconds, 3),
+        "passes": [r.to_dict() for r in result.passes],
         "parity": None if result.parity is None else result.parity.summary(),
     }
     if report:
         full = dict(summary, parity=None if result.parity is None else json.loads(_render().to_json(result.parity)))
-        _write(report, json.dumps(full, indent=2))
+        _write(report, json.dumps(full, indent=2), force)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
         opset_txt = f" (opset {result.opset})" if result.opset else ""
-        _out.print(f"[green]converted[/] {source} -> {result.output}{opset_txt}: {summary['nodes']} nodes in {summary['seconds']:.2f}s")
+        _out.print(f"[green]converted[/] {_text(source)} -> {_text(result.output)}{opset_txt}: {summary['nodes']} nodes"
+                   f" in {summary['seconds']:.2f}s", markup=True)
+        if verbose:
+            for r in result.passes:
+                _out.print(f"  pass {r.name}: {r.changes} change(s), {r.seconds * 1000:.0f} ms", markup=False)
         if result.parity is not None and not _State.quiet:
             _render().print_report(result.parity, _out)
     return result.parity.exit_code if result.parity is not None else 0
@@ -137,8 +153,9 @@ def convert(source, to, output, framework, input_shapes, opset, no_validate, rep
 @click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Write a JUnit XML report here.")
 @click.option("--html", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
+@click.option("--force", is_flag=True, help="Replace existing report files.")
 def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, samples, seed, target, report, junit,
-             html, as_json):
+             html, as_json, force):
     """Check that CANDIDATE computes what REFERENCE computes.
 
     REFERENCE is the source model (run as ONNX on ONNX Runtime, optimizations off);
@@ -159,15 +176,18 @@ def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, 
     options.update(samples=samples, seed=seed, per_layer=per_layer, mode="isolated" if isolated else "accumulated")
     if data:
         options["data"] = data
+    for path in (report, junit, html):
+        if path:
+            _check_writable(path, force)
     with _status("validating ..."):
         result = do_validate(reference, candidate, target=target, **options)
     render = _render()
     if report:
-        _write(report, render.to_json(result))
+        _write(report, render.to_json(result), force)
     if junit:
-        _write(junit, render.to_junit(result))
+        _write(junit, render.to_junit(result), force)
     if html:
-        _write(html, render.to_html(result))
+        _write(html, render.to_html(result), force)
     if as_json:
         click.echo(render.to_json(result))
     else:
@@ -177,7 +197,8 @@ def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, 
 
 @cli.command()
 @click.argument("source", type=click.Path(exists=True, dir_okay=True))
-@click.option("--from", "framework", type=click.Choice(["onnx", "ir", "pytorch", "tensorflow"]), default=None)
+@click.option("--from", "framework", type=click.Choice(FRONTENDS), default=None,
+              help="Source framework (detected from the file's content when omitted).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def inspect(source, framework, as_json):
     """Show a model's inputs, outputs, ops, parameters and opset.
@@ -193,21 +214,21 @@ def inspect(source, framework, as_json):
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return 0
-    _out.print(f"[bold]{source}[/]  format={info['format']}  opset={info['opset_imports']}"
-               + (f"  producer={info['producer']}" if info["producer"] else ""))
+    _out.print(f"[bold]{_text(source)}[/]  format={_text(info['format'])}  opset={_text(info['opset_imports'])}"
+               + (f"  producer={_text(info['producer'])}" if info["producer"] else ""))
     io = Table(title="inputs / outputs", show_edge=False)
     io.add_column("kind")
     io.add_column("name")
     io.add_column("type")
     for kind in ("inputs", "outputs"):
         for v in info[kind]:
-            io.add_row(kind[:-1], v["name"], v["type"])
+            io.add_row(kind[:-1], _text(v["name"]), _text(v["type"]))
     _out.print(io)
     ops = Table(title=f"{info['nodes']} nodes", show_edge=False)
     ops.add_column("op")
     ops.add_column("count", justify="right")
     for op, n in info["ops"].items():
-        ops.add_row(op, str(n))
+        ops.add_row(_text(op), str(n))
     _out.print(ops)
     _out.print(f"parameters: {info['parameters']:,} ({_human(info['parameter_bytes'])}) in {info['initializers']} initializers")
     return 0
@@ -261,14 +282,25 @@ def _render():
     return render
 
 
-def _write(path: str, text: str) -> None:
-    """Write a report atomically."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def _write(path: str, text: str, force: bool) -> None:
+    """Write a report through an output claim (atomic; an existing file only with --force)."""
+    from ir.output import write_text
+
+    write_text(path, text, force=force)
+
+
+def _check_writable(path: str, force: bool) -> None:
+    """Refuse a report path before any work is done (the same rules as the write)."""
+    from ir.output import check
+
+    check(path, "file", force=force)
+
+
+def _text(value) -> str:
+    """A path or name as plain text inside rich markup."""
+    from rich.markup import escape
+
+    return escape(str(value))
 
 
 def _human(n: int) -> str:
@@ -280,16 +312,24 @@ def _human(n: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from ir.output import signals_as_exceptions
+
     try:
-        code = cli.main(args=argv, prog_name="mmconvert", standalone_mode=False)
+        with signals_as_exceptions():
+            code = cli.main(args=argv, prog_name="mmconvert", standalone_mode=False)
     except click.exceptions.Abort:
         _err.print("aborted")
         code = 130
+    except click.UsageError as e:
+        command = e.ctx.command_path if e.ctx is not None else "mmconvert"
+        _err.print(f"[red]error:[/] {_text(e.format_message())} (see '{_text(command)} --help')", markup=True,
+                   highlight=False, soft_wrap=True)
+        code = EXIT_BAD_INPUT
     except click.ClickException as e:
-        e.show()
-        code = EXIT_BAD_INPUT if isinstance(e, click.UsageError) else e.exit_code
+        _err.print(f"[red]error:[/] {_text(e.format_message())}", markup=True, highlight=False, soft_wrap=True)
+        code = e.exit_code
     except MMConvertError as e:
-        _err.print(f"[red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+        _err.print(f"[red]error:[/] {_text(e)}", markup=True, highlight=False, soft_wrap=True)
         code = e.exit_code
     except KeyboardInterrupt:
         code = 130

@@ -81,12 +81,15 @@ def test_weights_are_memory_mapped(tmp_path):
     assert not w.flags.owndata and not w.flags.writeable  # a view on the mapped file
 
 
-def test_save_is_atomic_and_replaces(tmp_path):
+def test_save_is_atomic_and_replaces_only_with_force(tmp_path):
     g = ir.Graph("g")
     g.initializers["w"] = np.ones(3, np.float32)
     ir.save(g, tmp_path / "ir")
     g.initializers["w"] = np.zeros(3, np.float32)
-    ir.save(g, tmp_path / "ir")
+    with pytest.raises(ir.InputError, match="already exists.*--force"):
+        ir.save(g, tmp_path / "ir")
+    assert ir.load(tmp_path / "ir").initializers["w"].tolist() == [1, 1, 1]
+    ir.save(g, tmp_path / "ir", force=True)
     assert ir.load(tmp_path / "ir").initializers["w"].tolist() == [0, 0, 0]
     assert sorted(os.listdir(tmp_path)) == ["ir"]  # no temporary folder left behind
 

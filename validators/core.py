@@ -78,13 +78,19 @@ def validate(reference: str, candidate: str, graph: Graph, *, target: str | None
     t = time.perf_counter()
     excluded = random_outputs(graph)
     out_names = ref_runner.output_names
+    cand_out_names = cand_runner.output_names or out_names
     reports = []
     for k, name in enumerate(out_names):
         refs = [o[k] for o in ref_outs]
-        if any(len(o) <= k for o in cand_outs):
+        # outputs are paired by name; a candidate that names none is read in the reference's order
+        j = cand_out_names.index(name) if name in cand_out_names else (k if not cand_runner.output_names else None)
+        if j is None:
+            reports.append(OutputReport(name, "error", message=f"the candidate has no output named '{name}'"))
+            continue
+        if any(len(o) <= j for o in cand_outs):
             reports.append(OutputReport(name, "error", message="the candidate returned fewer outputs"))
             continue
-        cands = [o[k] for o in cand_outs]
+        cands = [o[j] for o in cand_outs]
         reports.append(_compare_output(name, refs, cands, excluded, atol, rtol, (tolerances or {}).get(name)))
     timings["compare"] = time.perf_counter() - t
 
@@ -103,7 +109,7 @@ def validate(reference: str, candidate: str, graph: Graph, *, target: str | None
                                         reference=ref_vals if mode == "isolated" else None)
         a, r = _layer_tolerance(atol, rtol)
         report.layers, report.first_divergent = localize.layers(graph, ref_vals, cand_vals, a, r,
-                                                                getattr(cand_runner, "layouts", {}))
+                                                                cand_runner.layouts)
         report.per_layer_mode = mode
         timings["per_layer"] = time.perf_counter() - t
     return report

@@ -1,7 +1,10 @@
 """ONNX backend: ``ir.Graph`` -> ``.onnx`` file at a chosen opset."""
 
-from .emitter import choose_opset, save, supported_ops, to_model
+from .emitter import choose_opset, emit, preflight, save, supported_ops, to_model
 
 REQUIRES = None
+OUTPUT = "file"
+# the round trip keeps the source's structure; `convert --optimize` adds the optimizer's passes
+PASSES: tuple[str, ...] = ()
 
-__all__ = ["REQUIRES", "choose_opset", "save", "supported_ops", "to_model"]
+__all__ = ["OUTPUT", "PASSES", "REQUIRES", "choose_opset", "emit", "preflight", "save", "supported_ops", "to_model"]

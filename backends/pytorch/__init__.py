@@ -3,8 +3,19 @@
 See docs/pytorch-backend.md for the artifact and what the emitted code looks like.
 """
 
-from .emitter import generate, missing_ops, save, supported_ops
+from .emitter import emit, generate, missing_ops, preflight, supported_ops
 
 REQUIRES = "torch"
+OUTPUT = "folder"
+PASSES: tuple[str, ...] = ("remove_dead_nodes", "remove_unused_initializers")
 
-__all__ = ["REQUIRES", "generate", "missing_ops", "save", "supported_ops"]
+
+def save(graph, output, *, force: bool = False, **options):
+    """Write ``graph`` as a PyTorch folder at ``output``: claimed, staged, moved into place."""
+    import backends.pytorch as me
+    from backends import save as save_artifact
+
+    return save_artifact(me, graph, output, force=force, **options)
+
+
+__all__ = ["OUTPUT", "PASSES", "REQUIRES", "emit", "generate", "missing_ops", "preflight", "save", "supported_ops"]

@@ -1,30 +1,127 @@
-"""Graph passes: small functions ``Graph -> bool`` (changed or not), run to a fixed point."""
+"""Graph passes and the pipeline that runs them.
+
+A pass is a small function ``Graph -> int | bool``: it rewrites the graph in place and
+returns how many changes it made (``True``/``False`` count as 1/0).  Its docstring's
+first line states the rule.  Passes are registered by name (:func:`register`), so a
+backend can name the passes it wants (its ``PASSES``) and ``mmconvert optimize --passes``
+can name them too.
+
+The pass manager (:func:`run_passes`) runs passes in order until none changes the
+graph.  Each pass runs on a copy that is validated when the pass ends and replaces the
+graph only when both succeed: a pass that raises or breaks an ONNX schema leaves the
+graph as it was.  :func:`run_pipeline` does the same for registered names and returns a
+:class:`PassRecord` per pass saying what it changed.
+"""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from ..graph import Graph
 
-Pass = Callable[[Graph], bool]
+Pass = Callable[[Graph], "int | bool"]
+_REGISTRY: dict[str, Pass] = {}
 
 
-def run_passes(graph: Graph, passes: Iterable[Pass], *, max_rounds: int = 20) -> int:
-    """Run ``passes`` in order until none changes the graph; returns the rounds taken.
+def register(name: str | None = None):
+    """Decorator: register a pass under ``name`` (default: the function's name)."""
 
-    A pass that raises, or that leaves a graph breaking an ONNX schema, leaves the graph
-    as it was: each runs on a copy that is validated and replaces the graph's state only
-    when both succeed.
-    """
+    def deco(fn: Pass) -> Pass:
+        key = name or fn.__name__
+        if key in _REGISTRY and _REGISTRY[key] is not fn:
+            raise ValueError(f"pass '{key}' is registered twice")
+        _REGISTRY[key] = fn
+        return fn
+
+    return deco
+
+
+def registered() -> dict[str, Pass]:
+    _load_all()
+    return dict(_REGISTRY)
+
+
+def get(name: str) -> Pass:
+    _load_all()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        from ..errors import InputError
+
+        raise InputError(f"unknown pass '{name}' (known: {', '.join(sorted(_REGISTRY))})") from None
+
+
+def describe(name: str) -> str:
+    """The rule a pass applies: the first line of its docstring."""
+    doc = (get(name).__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+def _load_all() -> None:
+    from . import cleanup, fold  # noqa: F401 - registers the passes
+
+
+@dataclass
+class PassRecord:
+    name: str
+    changes: int = 0
+    rounds: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"pass": self.name, "changes": self.changes, "rounds": self.rounds, "seconds": round(self.seconds, 4)}
+
+
+def _count(result) -> int:
+    if isinstance(result, bool):
+        return int(result)
+    return int(result or 0)
+
+
+def run_passes(graph: Graph, passes: Iterable[Pass], *, max_rounds: int = 20,
+               records: dict[Pass, PassRecord] | None = None) -> int:
+    """Run ``passes`` in order until none changes the graph; returns the rounds taken."""
     passes = list(passes)
     for round_ in range(1, max_rounds + 1):
         changed = False
         for p in passes:
+            start = time.perf_counter()
             work = graph.copy()
-            if p(work):
+            n = _count(p(work))
+            if n:
                 work.validate()
                 graph.__dict__.update(work.__dict__)
                 changed = True
+            if records is not None and p in records:
+                rec = records[p]
+                rec.changes += n
+                rec.rounds = round_
+                rec.seconds += time.perf_counter() - start
         if not changed:
             return round_
     return max_rounds
+
+
+def run_pipeline(graph: Graph, names: Iterable[str], *, max_rounds: int = 20) -> list[PassRecord]:
+    """Run the registered passes ``names`` to a fixed point; a record per pass."""
+    names = list(dict.fromkeys(names))
+    fns = [get(n) for n in names]
+    records = {fn: PassRecord(n) for n, fn in zip(names, fns)}
+    if fns:
+        run_passes(graph, fns, max_rounds=max_rounds, records=records)
+    return [records[fn] for fn in fns]
+
+
+def normalize(graph: Graph) -> PassRecord:
+    """Bring every default-domain node to the canonical opset and check every node
+    against its schema (the pipeline's first stage)."""
+    from ..opset import CANONICAL_OPSET
+    from .opset import upgrade
+
+    start = time.perf_counter()
+    before = graph.opset_imports.get("", CANONICAL_OPSET)
+    changed = upgrade(graph)
+    graph.validate()
+    return PassRecord("normalize", int(changed and before != CANONICAL_OPSET), 1, time.perf_counter() - start)

@@ -1,17 +1,17 @@
 """Runners: execute a model (the reference or a candidate artifact) on numpy inputs.
 
-One runner per target, registered here by name; a new backend adds one runner module.
-A runner exposes ``input_names``, ``output_names``, ``run(inputs) -> list``, and for the
-per-layer mode ``capture(inputs, tensors, reference=None) -> {tensor: array}``: the
-intermediate tensors it computed; with ``reference`` given (isolated mode) each node is fed
-the reference values of its inputs instead of its own upstream results.  ``layouts`` maps
-a tensor to the permutation that brings the runner's value to the reference layout.
+One runner per target, registered here by name; a new backend adds one runner module
+whose ``Runner`` class keeps the contract below (:class:`RunnerProtocol`).  Which runner a
+candidate needs is read from the artifact itself: an ONNX file, or a folder whose
+``manifest.json`` names its target (never guessed from the source text).
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
+from typing import Protocol, runtime_checkable
 
 from ir.errors import InputError, UnsupportedError
 
@@ -19,25 +19,65 @@ RUNNERS = {"onnx": "validators.runners.onnx_runner", "pytorch": "validators.runn
            "tensorflow": "validators.runners.tf_runner"}
 
 
+@runtime_checkable
+class RunnerProtocol(Protocol):
+    """The runner contract.
+
+    - ``target``: the runner's name ("onnx", "pytorch" ...).
+    - ``input_names`` / ``output_names``: the model's inputs in calling order and its
+      outputs in return order, as IR tensor names.
+    - ``layouts``: tensor -> the permutation that brings this runner's value of the tensor
+      to the reference (ONNX) layout; empty when every tensor keeps its ONNX layout.
+    - ``run(inputs) -> list``: the outputs (numpy arrays, lists for sequences, None for an
+      empty optional) for ``inputs`` given in ``input_names`` order.  A failure on these
+      inputs raises ``InputError`` saying what the model reported.
+    - ``capture(inputs, tensors, reference=None) -> {tensor: array}``: the intermediate
+      tensors among ``tensors`` it computed while running ``inputs``; with ``reference``
+      (isolated mode) each node is fed the reference values of its inputs instead of its
+      own upstream results.  Tensors it cannot observe are simply absent.
+    """
+
+    target: str
+    input_names: list[str]
+    output_names: list[str]
+    layouts: dict[str, list[int]]
+
+    def run(self, inputs: list) -> list: ...
+
+    def capture(self, inputs: list, tensors: list[str], reference: dict | None = None) -> dict: ...
+
+
+def read_manifest(folder: str) -> dict:
+    """The ``manifest.json`` of an emitted folder ({} when there is none or it is unreadable)."""
+    path = os.path.join(folder, "manifest.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def detect_target(path: str) -> str:
-    if os.path.isfile(path):
-        if path.lower().endswith(".onnx"):
-            return "onnx"
-        raise InputError(f"{path}: not a candidate artifact (an .onnx file or an emitted folder)")
-    model_py = os.path.join(path, "model.py")
-    if os.path.isdir(path) and os.path.isfile(model_py):
-        with open(model_py) as f:
-            text = f.read()
-        if "import torch" in text:
-            return "pytorch"
-        if "import tensorflow" in text:
-            return "tensorflow"
+    """The kind of a candidate artifact: an ``.onnx`` file, or the target its manifest names."""
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file or folder")
-    raise InputError(f"{path}: not a candidate artifact (an .onnx file or a folder with model.py)")
+    if os.path.isfile(path):
+        from frontends import get_frontend
+
+        if get_frontend("onnx").detect(path):
+            return "onnx"
+        raise InputError(f"{path}: not a candidate artifact (an .onnx file or an emitted folder)")
+    target = read_manifest(path).get("target")
+    if target in RUNNERS:
+        return target
+    if os.path.isfile(os.path.join(path, "model.py")):
+        raise InputError(f"{path}: its manifest.json does not name a target (an artifact of an older mmconvert?)",
+                         hint="pass --target pytorch|tensorflow, or convert the model again")
+    raise InputError(f"{path}: not a candidate artifact (an .onnx file or a folder with model.py and manifest.json)")
 
 
-def get_runner(path: str, target: str | None = None):
+def get_runner(path: str, target: str | None = None) -> RunnerProtocol:
     target = target or detect_target(path)
     if target not in RUNNERS:
         raise InputError(f"unknown target '{target}' (choose from {', '.join(RUNNERS)})")

@@ -20,7 +20,13 @@ def session(model: bytes | str) -> ort.InferenceSession:
         return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
     except Exception as e:  # noqa: BLE001 - ORT raises its own exception types
         where = model if isinstance(model, str) else "<model>"
-        raise ModelLoadError(f"{where}: ONNX Runtime cannot load it: {str(e).splitlines()[0][:300]}") from None
+        raise ModelLoadError(f"{where}: ONNX Runtime cannot load it: {ort_message(e)}") from None
+
+
+def ort_message(e: Exception, limit: int = 4000) -> str:
+    """ONNX Runtime's message on one line, whole (its shapes come at the end)."""
+    text = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _value(v):
@@ -44,7 +50,7 @@ class Runner:
         try:
             return [_value(v) for v in self.sess.run(None, dict(zip(self.input_names, inputs)))]
         except Exception as e:  # noqa: BLE001
-            raise InputError(f"{self.path}: ONNX Runtime failed on these inputs: {str(e).splitlines()[0][:300]}") from None
+            raise InputError(f"{self.path}: ONNX Runtime failed on these inputs: {ort_message(e)}") from None
 
     @property
     def model(self) -> onnx.ModelProto:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
-import json
 import os
 import sys
 import uuid
@@ -20,6 +19,8 @@ import numpy as np
 import torch
 
 from ir.errors import InputError, ModelLoadError
+
+from . import read_manifest
 
 
 def to_numpy(v):
@@ -62,8 +63,7 @@ class Runner:
             self.model = module.load_model()
         except Exception as e:  # noqa: BLE001
             raise ModelLoadError(f"{path}: cannot load the model: {type(e).__name__}: {e}") from None
-        manifest_path = os.path.join(self.folder, "manifest.json")
-        self.manifest = json.load(open(manifest_path)) if os.path.exists(manifest_path) else {}
+        self.manifest = read_manifest(self.folder)
         self.input_names = list(self.manifest.get("inputs", {}))
         self.output_names = list(self.manifest.get("outputs", []))
         self.layouts = self.manifest.get("layouts", {})

@@ -14,31 +14,31 @@ def _simple(template: str):
     return handler
 
 
-register("Relu", "1-28")(_simple("F.relu({x})"))
-register("Sigmoid", "1-28")(_simple("torch.sigmoid({x})"))
-register("Tanh", "1-28")(_simple("torch.tanh({x})"))
-register("Softplus", "1-28")(_simple("F.softplus({x})"))
-register("Softsign", "1-28")(_simple("F.softsign({x})"))
-register("Mish", "18-28")(_simple("F.mish({x})"))
-register("HardSwish", "14-28")(_simple("F.hardswish({x})"))
+register("Relu")(_simple("F.relu({x})"))
+register("Sigmoid")(_simple("torch.sigmoid({x})"))
+register("Tanh")(_simple("torch.tanh({x})"))
+register("Softplus")(_simple("F.softplus({x})"))
+register("Softsign")(_simple("F.softsign({x})"))
+register("Mish", since=18)(_simple("F.mish({x})"))
+register("HardSwish", since=14)(_simple("F.hardswish({x})"))
 
 
-@register("LeakyRelu", "1-28")
+@register("LeakyRelu")
 def leaky_relu(c: NodeCtx) -> None:
     c.out(f"F.leaky_relu({c.x(0)}, {lit(float(c.attr('alpha', 0.01)))})")
 
 
-@register("Elu", "1-28")
+@register("Elu")
 def elu(c: NodeCtx) -> None:
     c.out(f"F.elu({c.x(0)}, {lit(float(c.attr('alpha', 1.0)))})")
 
 
-@register("Celu", "12-28")
+@register("Celu", since=12)
 def celu(c: NodeCtx) -> None:
     c.out(f"F.celu({c.x(0)}, {lit(float(c.attr('alpha', 1.0)))})")
 
 
-@register("Selu", "1-28")
+@register("Selu")
 def selu(c: NodeCtx) -> None:
     alpha = float(c.attr("alpha", 1.67326319217681884765625))
     gamma = float(c.attr("gamma", 1.05070102214813232421875))
@@ -49,19 +49,19 @@ def selu(c: NodeCtx) -> None:
         c.out(f"{lit(gamma)} * torch.where({x} > 0, {x}, {lit(alpha)} * torch.expm1({x}))")
 
 
-@register("HardSigmoid", "1-28")
+@register("HardSigmoid")
 def hard_sigmoid(c: NodeCtx) -> None:
     alpha, beta = float(c.attr("alpha", 0.2)), float(c.attr("beta", 0.5))
     c.out(f"torch.clamp({c.x(0)} * {lit(alpha)} + {lit(beta)}, 0, 1)")
 
 
-@register("ThresholdedRelu", "10-28")
+@register("ThresholdedRelu", since=10)
 def thresholded_relu(c: NodeCtx) -> None:
     x = c.x(0)
     c.out(f"torch.where({x} > {lit(float(c.attr('alpha', 1.0)))}, {x}, 0)")
 
 
-@register("Shrink", "9-28")
+@register("Shrink", since=9)
 def shrink(c: NodeCtx) -> None:
     x, b, l = c.x(0), lit(float(c.attr("bias", 0.0))), lit(float(c.attr("lambd", 0.5)))
     expr = f"torch.where({x} < -{l}, {x} + {b}, torch.where({x} > {l}, {x} - {b}, 0))"
@@ -70,20 +70,20 @@ def shrink(c: NodeCtx) -> None:
     c.out(expr)
 
 
-@register("Gelu", "20-28")
+@register("Gelu", since=20)
 def gelu(c: NodeCtx) -> None:
     approx = c.attr("approximate", "none")
     c.out(f"F.gelu({c.x(0)})" if approx == "none" else f"F.gelu({c.x(0)}, approximate='tanh')")
 
 
-@register("Swish", "24-28")
+@register("Swish", since=24)
 def swish(c: NodeCtx) -> None:
     alpha = float(c.attr("alpha", 1.0))
     x = c.x(0)
     c.out(f"F.silu({x})" if alpha == 1.0 else f"{x} * torch.sigmoid({lit(alpha)} * {x})")
 
 
-@register("PRelu", "1-28")
+@register("PRelu")
 def prelu(c: NodeCtx) -> None:
     x = c.x(0)
     slope = c.const(1)
@@ -99,7 +99,7 @@ def prelu(c: NodeCtx) -> None:
     c.out(f"torch.where({x} < 0, {x} * {c.x(1)}, {x})")
 
 
-@register("Clip", "1-28")
+@register("Clip")
 def clip(c: NodeCtx) -> None:
     x = c.x(0)
     lo = c.scalar(1) if c.has(1) else None
@@ -122,17 +122,17 @@ def _axis(c: NodeCtx, default: int = -1) -> int:
     return int(c.attr("axis", default))
 
 
-@register("Softmax", "13-28")
+@register("Softmax", since=13)
 def softmax(c: NodeCtx) -> None:
     c.out(f"F.softmax({c.x(0)}, dim={_axis(c)})")
 
 
-@register("LogSoftmax", "13-28")
+@register("LogSoftmax", since=13)
 def log_softmax(c: NodeCtx) -> None:
     c.out(f"F.log_softmax({c.x(0)}, dim={_axis(c)})")
 
 
-@register("Hardmax", "13-28")
+@register("Hardmax", since=13)
 def hardmax(c: NodeCtx) -> None:
     x = c.x(0)
     ax = _axis(c)

@@ -9,7 +9,7 @@ from ..emitter import NodeCtx, lit, torch_dtype
 from ..registry import register
 
 
-@register("Attention", "23-28")
+@register("Attention", since=23)
 def attention(c: NodeCtx) -> None:
     used = c.used_outputs()
     extra = any(o in used for o in c.node.outputs[1:] if o)
@@ -56,7 +56,7 @@ def attention(c: NodeCtx) -> None:
         c.out(f"{expr}[0]")
 
 
-@register("RotaryEmbedding", "23-28")
+@register("RotaryEmbedding", since=23)
 def rotary_embedding(c: NodeCtx) -> None:
     h = c.helper("rotary_embedding_onnx")
     pos = c.x(3) if c.has(3) else "None"
@@ -64,7 +64,7 @@ def rotary_embedding(c: NodeCtx) -> None:
           f"{int(c.attr('rotary_embedding_dim', 0))}, {int(c.attr('num_heads', 0))})")
 
 
-@register("LinearAttention", "27-28")
+@register("LinearAttention", since=27)
 def linear_attention(c: NodeCtx) -> None:
     h = c.helper("linear_attention_onnx")
     args = [c.x(i) if c.has(i) else "None" for i in range(6)]
@@ -73,14 +73,14 @@ def linear_attention(c: NodeCtx) -> None:
            f"{c.attr('update_rule', 'gated_delta')!r})")
 
 
-@register("CausalConvWithState", "27-28")
+@register("CausalConvWithState", since=27)
 def causal_conv(c: NodeCtx) -> None:
     h = c.helper("causal_conv_with_state")
     args = [c.x(i) if c.has(i) else "None" for i in range(4)]
     c.outs(f"{h}({', '.join(args)}, {c.attr('activation', 'none')!r})[:{len(c.node.outputs)}]")
 
 
-@register("TensorScatter", "24-28")
+@register("TensorScatter", since=24)
 def tensor_scatter(c: NodeCtx) -> None:
     h = c.helper("tensor_scatter")
     wi = c.x(2) if c.has(2) else "None"

@@ -3,7 +3,7 @@ constant), Loop a ``for``/``while`` loop, Scan a ``for`` loop over slices."""
 
 from __future__ import annotations
 
-from ..emitter import NodeCtx, Val, _materialize
+from ..emitter import NodeCtx, Val
 from ..registry import register
 
 _IND = "    "
@@ -14,7 +14,7 @@ def emit_body(c: NodeCtx, graph, bindings: dict[str, Val]) -> tuple[list[str], l
     sub = c.subscope(graph)
     sub.vals.update(bindings)
     sub.emit_nodes(protect=set(graph.outputs))
-    outs = [_materialize(c.cg, sub, o, sub.get(o)) for o in graph.outputs]
+    outs = [sub.materialize(o) for o in graph.outputs]
     return sub.lines, outs
 
 
@@ -25,7 +25,7 @@ def _assign(targets: list[str], exprs: list[str]) -> list[str]:
     return [f"{', '.join(t for t, _ in pairs)} = {', '.join(e for _, e in pairs)}"]
 
 
-@register("If", "1-28")
+@register("If")
 def if_(c: NodeCtx) -> None:
     then_g, else_g = c.node.attrs["then_branch"], c.node.attrs["else_branch"]
     cond = c.const(0)
@@ -53,7 +53,7 @@ def if_(c: NodeCtx) -> None:
         c.bind(j, n, kind)
 
 
-@register("Loop", "1-28")
+@register("Loop")
 def loop(c: NodeCtx) -> None:
     body = c.node.attrs["body"]
     n_carried = len(c.node.inputs) - 2
@@ -105,7 +105,7 @@ def loop(c: NodeCtx) -> None:
             c.bind(j, s, "tensor")
 
 
-@register("Scan", "9-28")
+@register("Scan", since=9)
 def scan(c: NodeCtx) -> None:
     body = c.node.attrs["body"]
     m = int(c.attr("num_scan_inputs"))

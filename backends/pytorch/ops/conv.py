@@ -75,7 +75,7 @@ def _conv_attrs(c: NodeCtx, what: str):
     return w, n, kernel, strides, dilations, int(c.attr("group", 1))
 
 
-@register("Conv", "1-28")
+@register("Conv")
 def conv(c: NodeCtx) -> None:
     w, n, kernel, strides, dilations, group = _conv_attrs(c, "convolution")
     x, padding = pad_expr(c, c.x(0), n, kernel, strides, dilations)
@@ -114,7 +114,7 @@ def _param_base(c: NodeCtx, i: int) -> str | None:
     return None
 
 
-@register("ConvTranspose", "1-28")
+@register("ConvTranspose")
 def conv_transpose(c: NodeCtx) -> None:
     w, n, kernel, strides, dilations, group = _conv_attrs(c, "transposed convolution")
     out_pad = list(c.attr("output_padding", [0] * n))
@@ -183,7 +183,7 @@ def conv_transpose(c: NodeCtx) -> None:
     c.out(expr)
 
 
-@register("DeformConv", "19-28")
+@register("DeformConv", since=19)
 def deform_conv(c: NodeCtx) -> None:
     if c.rank(0) != 4:
         c.fail("DeformConv is emitted for 2-D images")
@@ -196,7 +196,7 @@ def deform_conv(c: NodeCtx) -> None:
           f"{int(c.attr('offset_group', 1))})")
 
 
-@register("Col2Im", "18-28")
+@register("Col2Im", since=18)
 def col2im(c: NodeCtx) -> None:
     n = len(c.int_list(1) or []) or 2
     dil = list(c.attr("dilations", [1] * n))

@@ -101,9 +101,9 @@ def _is_lit(expr: str) -> bool:
     return expr[:1].isdigit() or expr[:1] == "-" and expr[1:2].isdigit() or expr.startswith("math.") or expr in ("True", "False")
 
 
-register("Add", "1-28")(_widen(_binary("+", "torch.add")))
-register("Sub", "1-28")(_widen(_binary("-", "torch.sub")))
-register("Mul", "1-28")(_widen(_binary("*", "torch.mul")))
+register("Add")(_widen(_binary("+", "torch.add")))
+register("Sub")(_widen(_binary("-", "torch.sub")))
+register("Mul")(_widen(_binary("*", "torch.mul")))
 
 
 def div(c: NodeCtx) -> None:
@@ -118,7 +118,7 @@ def div(c: NodeCtx) -> None:
         c.out(f"{a} / {b}")
 
 
-@register("Pow", "1-28")
+@register("Pow")
 def pow_(c: NodeCtx) -> None:
     s = c.scalar(1)
     base = c.x(0)
@@ -155,12 +155,12 @@ def _compare(pyop: str):
 
 
 for _op, _py in (("Equal", "=="), ("Less", "<"), ("Greater", ">"), ("LessOrEqual", "<="), ("GreaterOrEqual", ">=")):
-    register(_op, "1-28")(_widen(_compare(_py), compare=True))
+    register(_op)(_widen(_compare(_py), compare=True))
 
 for _op, _fn in (("And", "torch.logical_and"), ("Or", "torch.logical_or"), ("Xor", "torch.logical_xor"),
                  ("BitwiseAnd", "torch.bitwise_and"), ("BitwiseOr", "torch.bitwise_or"),
                  ("BitwiseXor", "torch.bitwise_xor")):
-    register(_op, "1-28")(_widen(_binary(None, _fn)))
+    register(_op)(_widen(_binary(None, _fn)))
 
 
 def bitshift(c: NodeCtx) -> None:
@@ -187,13 +187,13 @@ def _variadic(fn: str):
     return handler
 
 
-register("Sum", "1-28")(_variadic("+"))
-register("Mean", "1-28")(_variadic("mean"))
-register("Max", "1-28")(_widen(_variadic("torch.maximum")))
-register("Min", "1-28")(_widen(_variadic("torch.minimum")))
-register("Div", "1-28")(_widen(div))
-register("Mod", "1-28")(_widen(mod))
-register("BitShift", "11-28")(_widen(bitshift))
+register("Sum")(_variadic("+"))
+register("Mean")(_variadic("mean"))
+register("Max")(_widen(_variadic("torch.maximum")))
+register("Min")(_widen(_variadic("torch.minimum")))
+register("Div")(_widen(div))
+register("Mod")(_widen(mod))
+register("BitShift", since=11)(_widen(bitshift))
 
 _UNARY = {
     "Abs": "torch.abs({})", "Neg": "-{}", "Exp": "torch.exp({})", "Log": "torch.log({})", "Sqrt": "torch.sqrt({})",
@@ -213,10 +213,10 @@ def _unary(template: str):
 
 
 for _op, _tpl in _UNARY.items():
-    register(_op, "1-28")(_widen(_unary(_tpl)) if _op == "BitwiseNot" else _unary(_tpl))
+    register(_op)(_widen(_unary(_tpl)) if _op == "BitwiseNot" else _unary(_tpl))
 
 
-@register("IsInf", "10-28")
+@register("IsInf", since=10)
 def isinf(c: NodeCtx) -> None:
     pos, neg = c.attr("detect_positive", 1), c.attr("detect_negative", 1)
     x = c.x(0)
@@ -230,7 +230,7 @@ def isinf(c: NodeCtx) -> None:
         c.out(f"torch.zeros_like({x}, dtype=torch.bool)")
 
 
-@register("Where", "1-28")
+@register("Where")
 def where(c: NodeCtx) -> None:
     a = operand(c, 1, 2) if c.scalar(1) is not None and c.rank(2) is not None and c.rank(2) >= max(c.rank(1), c.rank(0) or 0) else c.x(1)
     b = operand(c, 2, 1) if c.scalar(2) is not None and c.rank(1) is not None and c.rank(1) >= max(c.rank(2), c.rank(0) or 0) else c.x(2)

@@ -33,7 +33,7 @@ def _bias_add(c: NodeCtx, n_out: int):
     return add, bias
 
 
-@register("MatMul", "1-28")
+@register("MatMul")
 def matmul(c: NodeCtx) -> None:
     b = c.const(1)
     ra = c.rank(0)
@@ -61,7 +61,7 @@ def matmul(c: NodeCtx) -> None:
     c.out(f"torch.matmul({c.x(0)}, {c.x(1)})")
 
 
-@register("Gemm", "1-28")
+@register("Gemm")
 def gemm(c: NodeCtx) -> None:
     alpha, beta = float(c.attr("alpha", 1.0)), float(c.attr("beta", 1.0))
     ta, tb = int(c.attr("transA", 0)), int(c.attr("transB", 0))
@@ -84,18 +84,18 @@ def gemm(c: NodeCtx) -> None:
     c.out(expr)
 
 
-@register("Einsum", "12-28")
+@register("Einsum", since=12)
 def einsum(c: NodeCtx) -> None:
     xs = ", ".join(c.x(i) for i in range(c.n_in) if c.has(i))
     c.out(f"torch.einsum({c.attr('equation')!r}, {xs})")
 
 
-@register("Det", "11-28")
+@register("Det", since=11)
 def det(c: NodeCtx) -> None:
     c.out(f"torch.linalg.det({c.x(0)})")
 
 
-@register("MatMulInteger", "10-28")
+@register("MatMulInteger", since=10)
 def matmul_integer(c: NodeCtx) -> None:
     a = c.x(0) + ".int()"
     b = c.x(1) + ".int()"
@@ -106,7 +106,7 @@ def matmul_integer(c: NodeCtx) -> None:
     c.out(f"torch.matmul({a}.double(), {b}.double()).int()")
 
 
-@register("QLinearMatMul", "10-28")
+@register("QLinearMatMul", since=10)
 def qlinear_matmul(c: NodeCtx) -> None:
     h = c.helper("qlinear_matmul")
     c.out(f"{h}({', '.join(c.x(i) for i in range(8))})")

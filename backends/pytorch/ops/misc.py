@@ -19,12 +19,12 @@ def _nll_args(c: NodeCtx) -> str:
     return ", ".join(args)
 
 
-@register("NegativeLogLikelihoodLoss", "13-28")
+@register("NegativeLogLikelihoodLoss", since=13)
 def nll_loss(c: NodeCtx) -> None:
     c.out(f"F.nll_loss({c.x(0)}, {c.x(1)}.long(), {_nll_args(c)})")
 
 
-@register("SoftmaxCrossEntropyLoss", "13-28")
+@register("SoftmaxCrossEntropyLoss", since=13)
 def softmax_ce(c: NodeCtx) -> None:
     used = c.used_outputs()
     x = c.x(0)
@@ -35,27 +35,27 @@ def softmax_ce(c: NodeCtx) -> None:
         c.out(f"F.nll_loss(F.log_softmax({x}, dim=1), {c.x(1)}.long(), {_nll_args(c)})")
 
 
-@register("BitCast", "26-28")
+@register("BitCast", since=26)
 def bitcast(c: NodeCtx) -> None:
     to = dtypes.from_onnx(int(c.attr("to")))
     c.out(f"{c.x(0)}.view({torch_dtype(to)})")
 
 
-@register("Unique", "11-28")
+@register("Unique", since=11)
 def unique(c: NodeCtx) -> None:
     h = c.helper("unique_onnx")
     axis = c.attr("axis")
     c.outs(f"{h}({c.x(0)}, {None if axis is None else int(axis)}, {bool(c.attr('sorted', 1))})[:{len(c.node.outputs)}]")
 
 
-@register("NonMaxSuppression", "11-28")
+@register("NonMaxSuppression", since=11)
 def nms(c: NodeCtx) -> None:
     h = c.helper("nms_onnx")
     args = [c.x(0), c.x(1)] + [c.x(i) if c.has(i) else "None" for i in (2, 3, 4)]
     c.out(f"{h}({', '.join(args)}, {int(c.attr('center_point_box', 0))})")
 
 
-@register("QuantizeLinear", "10-28")
+@register("QuantizeLinear", since=10)
 def quantize(c: NodeCtx) -> None:
     h = c.helper("quantize_linear")
     out = c.out_dtype()
@@ -65,20 +65,20 @@ def quantize(c: NodeCtx) -> None:
     c.out(f"{h}({c.x(0)}, {c.x(1)}, {zp}, {int(c.attr('axis', 1))}, {torch_dtype(out)}, {int(c.attr('block_size', 0))})")
 
 
-@register("DequantizeLinear", "10-28")
+@register("DequantizeLinear", since=10)
 def dequantize(c: NodeCtx) -> None:
     h = c.helper("dequantize_linear")
     zp = c.x(2) if c.has(2) else "None"
     c.out(f"{h}({c.x(0)}, {c.x(1)}, {zp}, {int(c.attr('axis', 1))}, {int(c.attr('block_size', 0))})")
 
 
-@register("DynamicQuantizeLinear", "11-28")
+@register("DynamicQuantizeLinear", since=11)
 def dyn_quantize(c: NodeCtx) -> None:
     h = c.helper("dynamic_quantize_linear")
     c.outs(f"{h}({c.x(0)})")
 
 
-@register("GridSample", "16-28")
+@register("GridSample", since=16)
 def grid_sample(c: NodeCtx) -> None:
     if c.rank(0) not in (4, 5):
         c.fail("GridSample is emitted for 4-D and 5-D inputs")
@@ -89,6 +89,6 @@ def grid_sample(c: NodeCtx) -> None:
           f"align_corners={bool(c.attr('align_corners', 0))})")
 
 
-@register("AffineGrid", "20-28")
+@register("AffineGrid", since=20)
 def affine_grid(c: NodeCtx) -> None:
     c.out(f"F.affine_grid({c.x(0)}, {c.ints(1)}, align_corners={bool(c.attr('align_corners', 0))})")

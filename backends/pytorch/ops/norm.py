@@ -25,7 +25,7 @@ def _base(c: NodeCtx, i: int) -> str | None:
     return b
 
 
-@register("BatchNormalization", "1-28")
+@register("BatchNormalization")
 def batch_norm(c: NodeCtx) -> None:
     eps = float(c.attr("epsilon", 1e-5))
     if c.attr("training_mode", 0):
@@ -53,7 +53,7 @@ def batch_norm(c: NodeCtx) -> None:
     c.out(f"F.batch_norm({x}, {args}, False, 0.0, {lit(eps)})")
 
 
-@register("InstanceNormalization", "1-28")
+@register("InstanceNormalization")
 def instance_norm(c: NodeCtx) -> None:
     eps = float(c.attr("epsilon", 1e-5))
     scale, bias = c.const(1), c.const(2)
@@ -74,7 +74,7 @@ def _stash(c: NodeCtx, x: str) -> tuple[str, str]:
     return x, ""
 
 
-@register("LayerNormalization", "17-28")
+@register("LayerNormalization", since=17)
 def layer_norm(c: NodeCtx) -> None:
     eps = float(c.attr("epsilon", 1e-5))
     axis = int(c.attr("axis", -1))
@@ -106,7 +106,7 @@ def layer_norm(c: NodeCtx) -> None:
         c.out(f"{expr}[0]")
 
 
-@register("GroupNormalization", "21-28")
+@register("GroupNormalization", since=21)
 def group_norm(c: NodeCtx) -> None:
     eps = float(c.attr("epsilon", 1e-5))
     groups = int(c.attr("num_groups"))
@@ -120,7 +120,7 @@ def group_norm(c: NodeCtx) -> None:
     c.out(f"F.group_norm({x}, {groups}, {c.x(1)}, {c.x(2)}, {lit(eps)}){suffix}")
 
 
-@register("RMSNormalization", "23-28")
+@register("RMSNormalization", since=23)
 def rms_norm(c: NodeCtx) -> None:
     eps = float(c.attr("epsilon", 1e-5))
     axis = int(c.attr("axis", -1))
@@ -134,14 +134,14 @@ def rms_norm(c: NodeCtx) -> None:
     c.out(f"({x} * torch.rsqrt({x}.pow(2).mean(dim={dims}, keepdim=True) + {lit(eps)})){suffix} * {c.x(1)}")
 
 
-@register("LRN", "1-28")
+@register("LRN")
 def lrn(c: NodeCtx) -> None:
     size = int(c.attr("size"))
     alpha, beta, bias = float(c.attr("alpha", 1e-4)), float(c.attr("beta", 0.75)), float(c.attr("bias", 1.0))
     c.out(f"F.local_response_norm({c.x(0)}, {size}, alpha={lit(alpha)}, beta={lit(beta)}, k={lit(bias)})")
 
 
-@register("LpNormalization", "1-28")
+@register("LpNormalization")
 def lp_norm(c: NodeCtx) -> None:
     x = c.x(0)
     p = int(c.attr("p", 2))
@@ -150,7 +150,7 @@ def lp_norm(c: NodeCtx) -> None:
           f"F.normalize({x}, {p}, dim={axis}, eps=0.0).nan_to_num(0.0)")
 
 
-@register("MeanVarianceNormalization", "9-28")
+@register("MeanVarianceNormalization", since=9)
 def mvn(c: NodeCtx) -> None:
     axes = tuple(c.attr("axes", [0, 2, 3]))
     x = c.x(0)

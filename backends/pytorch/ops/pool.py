@@ -22,7 +22,7 @@ def _fits(kernel, pads, dilations) -> bool:
     return all(p <= ((k - 1) * d + 1) // 2 for k, p, d in zip(kernel, pads, dilations))
 
 
-@register("MaxPool", "1-28")
+@register("MaxPool")
 def max_pool(c: NodeCtx) -> None:
     n, kernel, strides, dilations = _geometry(c)
     if n not in (1, 2, 3):
@@ -94,7 +94,7 @@ def _dt(name):
     return torch_dtype(name)
 
 
-@register("AveragePool", "1-28")
+@register("AveragePool")
 def average_pool(c: NodeCtx) -> None:
     n, kernel, strides, dilations = _geometry(c)
     if n not in (1, 2, 3):
@@ -119,7 +119,7 @@ def average_pool(c: NodeCtx) -> None:
     c.out(f"{h}({x}, {kernel}, {strides}, {dilations}, {p}, {ceil}, {include}, {c.attr('auto_pad', 'NOTSET')!r})")
 
 
-@register("LpPool", "11-28")
+@register("LpPool", since=11)
 def lp_pool(c: NodeCtx) -> None:
     n, kernel, strides, dilations = _geometry(c)
     p = int(c.attr("p", 2))
@@ -137,22 +137,22 @@ def _spatial_dims(c: NodeCtx) -> str:
     return repr(tuple(range(2, r)))
 
 
-@register("GlobalAveragePool", "1-28")
+@register("GlobalAveragePool")
 def global_avg(c: NodeCtx) -> None:
     c.out(f"{c.x(0)}.mean(dim={_spatial_dims(c)}, keepdim=True)")
 
 
-@register("GlobalMaxPool", "1-28")
+@register("GlobalMaxPool")
 def global_max(c: NodeCtx) -> None:
     c.out(f"{c.x(0)}.amax(dim={_spatial_dims(c)}, keepdim=True)")
 
 
-@register("GlobalLpPool", "2-28")
+@register("GlobalLpPool", since=2)
 def global_lp(c: NodeCtx) -> None:
     c.out(f"torch.linalg.vector_norm({c.x(0)}, {int(c.attr('p', 2))}, dim={_spatial_dims(c)}, keepdim=True)")
 
 
-@register("MaxUnpool", "11-28")
+@register("MaxUnpool", since=11)
 def max_unpool(c: NodeCtx) -> None:
     h = c.helper("max_unpool_onnx")
     n = len(c.attr("kernel_shape"))

@@ -69,18 +69,18 @@ def _identity(template: str, x: str) -> str:
     return f"{x}.clone()"
 
 
-register("ReduceSum", "13-28")(_reducer("torch.sum({x}, dim={dims}, keepdim={keep})", True))
-register("ReduceMean", "18-28")(_reducer("torch.mean({x}, dim={dims}, keepdim={keep})"))
-register("ReduceMax", "18-28")(_reducer("torch.amax({x}, dim={dims}, keepdim={keep})"))
-register("ReduceMin", "18-28")(_reducer("torch.amin({x}, dim={dims}, keepdim={keep})"))
-register("ReduceL1", "18-28")(_reducer("torch.sum(torch.abs({x}), dim={dims}, keepdim={keep})", True))
-register("ReduceL2", "18-28")(_reducer("torch.sqrt(torch.sum({x} * {x}, dim={dims}, keepdim={keep}))", True))
-register("ReduceSumSquare", "18-28")(_reducer("torch.sum({x} * {x}, dim={dims}, keepdim={keep})", True))
-register("ReduceLogSum", "18-28")(_reducer("torch.log(torch.sum({x}, dim={dims}, keepdim={keep}))"))
-register("ReduceLogSumExp", "18-28")(_reducer("torch.logsumexp({x}, dim={dims}, keepdim={keep})"))
+register("ReduceSum", since=13)(_reducer("torch.sum({x}, dim={dims}, keepdim={keep})", True))
+register("ReduceMean", since=18)(_reducer("torch.mean({x}, dim={dims}, keepdim={keep})"))
+register("ReduceMax", since=18)(_reducer("torch.amax({x}, dim={dims}, keepdim={keep})"))
+register("ReduceMin", since=18)(_reducer("torch.amin({x}, dim={dims}, keepdim={keep})"))
+register("ReduceL1", since=18)(_reducer("torch.sum(torch.abs({x}), dim={dims}, keepdim={keep})", True))
+register("ReduceL2", since=18)(_reducer("torch.sqrt(torch.sum({x} * {x}, dim={dims}, keepdim={keep}))", True))
+register("ReduceSumSquare", since=18)(_reducer("torch.sum({x} * {x}, dim={dims}, keepdim={keep})", True))
+register("ReduceLogSum", since=18)(_reducer("torch.log(torch.sum({x}, dim={dims}, keepdim={keep}))"))
+register("ReduceLogSumExp", since=18)(_reducer("torch.logsumexp({x}, dim={dims}, keepdim={keep})"))
 
 
-@register("ReduceProd", "18-28")
+@register("ReduceProd", since=18)
 def reduce_prod(c: NodeCtx) -> None:
     dims, keep = _dims(c)
     x = c.x(0)
@@ -107,11 +107,11 @@ def _arg(fn: str):
     return handler
 
 
-register("ArgMax", "13-28")(_arg("torch.argmax"))
-register("ArgMin", "13-28")(_arg("torch.argmin"))
+register("ArgMax", since=13)(_arg("torch.argmax"))
+register("ArgMin", since=13)(_arg("torch.argmin"))
 
 
-@register("TopK", "11-28")
+@register("TopK", since=11)
 def topk(c: NodeCtx) -> None:
     axis = int(c.attr("axis", -1))
     largest = bool(c.attr("largest", 1))
@@ -121,7 +121,7 @@ def topk(c: NodeCtx) -> None:
     c.outs(f"{h}({c.x(0)}, {k}, {axis}, {largest})")
 
 
-@register("CumSum", "11-28")
+@register("CumSum", since=11)
 def cumsum(c: NodeCtx) -> None:
     h = c.helper("cum_onnx")
     s = c.scalar(1)
@@ -129,7 +129,7 @@ def cumsum(c: NodeCtx) -> None:
     c.out(f"{h}({c.x(0)}, {ax}, {bool(c.attr('exclusive', 0))}, {bool(c.attr('reverse', 0))}, False)")
 
 
-@register("CumProd", "26-28")
+@register("CumProd", since=26)
 def cumprod(c: NodeCtx) -> None:
     h = c.helper("cum_onnx")
     s = c.scalar(1)

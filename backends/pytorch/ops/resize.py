@@ -61,7 +61,7 @@ def _fast(c: NodeCtx) -> str | None:
     return None
 
 
-@register("Resize", "10-28")
+@register("Resize", since=10)
 def resize(c: NodeCtx) -> None:
     fast = _fast(c)
     if fast is not None:

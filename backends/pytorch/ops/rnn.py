@@ -41,4 +41,4 @@ def _recurrent(c: NodeCtx) -> None:
 
 
 for _op in ("RNN", "GRU", "LSTM"):
-    register(_op, "14-28")(_recurrent)
+    register(_op, since=14)(_recurrent)

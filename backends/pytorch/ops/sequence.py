@@ -15,17 +15,17 @@ def _pos(c: NodeCtx, i: int) -> str:
     return v.expr if v.kind == "int" else f"int({c.x(i)})"
 
 
-@register("SequenceEmpty", "11-28")
+@register("SequenceEmpty", since=11)
 def sequence_empty(c: NodeCtx) -> None:
     c.out("[]", kind="seq")
 
 
-@register("SequenceConstruct", "11-28")
+@register("SequenceConstruct", since=11)
 def sequence_construct(c: NodeCtx) -> None:
     c.out(f"[{', '.join(c.x(i) for i in range(c.n_in))}]", kind="seq")
 
 
-@register("SequenceInsert", "11-28")
+@register("SequenceInsert", since=11)
 def sequence_insert(c: NodeCtx) -> None:
     s, t = c.seq(0), c.x(1)
     if c.has(2):
@@ -35,24 +35,24 @@ def sequence_insert(c: NodeCtx) -> None:
         c.out(f"{s} + [{t}]", kind="seq")
 
 
-@register("SequenceAt", "11-28")
+@register("SequenceAt", since=11)
 def sequence_at(c: NodeCtx) -> None:
     c.out(f"{c.seq(0)}[{_pos(c, 1)}]")
 
 
-@register("SequenceErase", "11-28")
+@register("SequenceErase", since=11)
 def sequence_erase(c: NodeCtx) -> None:
     s = c.seq(0)
     p = _pos(c, 1) if c.has(1) else "-1"
     c.out(f"[t for k, t in enumerate({s}) if k != ({p}) % len({s})]", kind="seq")
 
 
-@register("SequenceLength", "11-28")
+@register("SequenceLength", since=11)
 def sequence_length(c: NodeCtx) -> None:
     c.out(f"torch.tensor(len({c.seq(0)}))")
 
 
-@register("SplitToSequence", "11-28")
+@register("SplitToSequence", since=11)
 def split_to_sequence(c: NodeCtx) -> None:
     axis = int(c.attr("axis", 0))
     x = c.x(0)
@@ -66,7 +66,7 @@ def split_to_sequence(c: NodeCtx) -> None:
         c.out(f"list(torch.unbind({x}, dim={axis}))", kind="seq")
 
 
-@register("ConcatFromSequence", "11-28")
+@register("ConcatFromSequence", since=11)
 def concat_from_sequence(c: NodeCtx) -> None:
     axis = int(c.attr("axis"))
     if int(c.attr("new_axis", 0)):
@@ -75,7 +75,7 @@ def concat_from_sequence(c: NodeCtx) -> None:
         c.out(f"torch.cat({c.seq(0)}, dim={axis})")
 
 
-@register("SequenceMap", "17-28")
+@register("SequenceMap", since=17)
 def sequence_map(c: NodeCtx) -> None:
     body = c.node.attrs["body"]
     n_out = len(c.node.outputs)
@@ -101,7 +101,7 @@ def sequence_map(c: NodeCtx) -> None:
         c.bind(j, r, "seq")
 
 
-@register("Optional", "15-28")
+@register("Optional", since=15)
 def optional(c: NodeCtx) -> None:
     if c.has(0):
         c.alias(0, 0)
@@ -109,7 +109,7 @@ def optional(c: NodeCtx) -> None:
         c.bind(0, "None", "none", local=False)
 
 
-@register("OptionalHasElement", "18-28")
+@register("OptionalHasElement", since=18)
 def optional_has_element(c: NodeCtx) -> None:
     if not c.has(0):
         c.out("torch.tensor(False)")
@@ -118,6 +118,6 @@ def optional_has_element(c: NodeCtx) -> None:
     c.out(f"torch.tensor({v.expr} is not None)" if v.kind in ("none", "seq") or v.expr else "torch.tensor(True)")
 
 
-@register("OptionalGetElement", "18-28")
+@register("OptionalGetElement", since=18)
 def optional_get_element(c: NodeCtx) -> None:
     c.alias(0, 0)

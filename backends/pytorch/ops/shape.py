@@ -19,7 +19,7 @@ def norm_axis(axis: int, rank: int | None) -> int:
     return axis
 
 
-@register("Shape", "1-28")
+@register("Shape")
 def shape(c: NodeCtx) -> None:
     start, end = c.attr("start", 0), c.attr("end", None)
     x = c.x(0)
@@ -29,12 +29,12 @@ def shape(c: NodeCtx) -> None:
     c.out(f"list({x}.shape{sl})", kind="list")
 
 
-@register("Size", "1-28")
+@register("Size")
 def size(c: NodeCtx) -> None:
     c.out(f"{c.x(0)}.numel()", kind="int")
 
 
-@register("Reshape", "1-28")
+@register("Reshape")
 def reshape(c: NodeCtx) -> None:
     x = c.x(0)
     allowzero = int(c.attr("allowzero", 0))
@@ -63,7 +63,7 @@ def reshape(c: NodeCtx) -> None:
         c.out(f"{h}({x}, {c.ints(1)})")
 
 
-@register("Flatten", "1-28")
+@register("Flatten")
 def flatten(c: NodeCtx) -> None:
     x = c.x(0)
     r = c.rank(0)
@@ -83,7 +83,7 @@ def flatten(c: NodeCtx) -> None:
         c.out(f"torch.flatten(torch.flatten({x}, {axis}), 0, {axis - 1})" if axis > 1 else f"torch.flatten({x}, 1)")
 
 
-@register("Transpose", "1-28")
+@register("Transpose")
 def transpose(c: NodeCtx) -> None:
     perm = c.attr("perm")
     x = c.x(0)
@@ -102,7 +102,7 @@ def transpose(c: NodeCtx) -> None:
         c.out(f"{x}.permute({', '.join(map(str, perm))})")
 
 
-@register("Squeeze", "1-28")
+@register("Squeeze")
 def squeeze(c: NodeCtx) -> None:
     v = c.val(0)
     axes = c.int_list(1) if c.has(1) else None
@@ -123,7 +123,7 @@ def squeeze(c: NodeCtx) -> None:
         c.out(f"{x}.squeeze({tuple(axes)})")
 
 
-@register("Unsqueeze", "1-28")
+@register("Unsqueeze")
 def unsqueeze(c: NodeCtx) -> None:
     axes = c.int_list(1)
     v = c.val(0)
@@ -151,7 +151,7 @@ def unsqueeze(c: NodeCtx) -> None:
     c.out(x + "".join(f".unsqueeze({a})" for a in axes))
 
 
-@register("Concat", "1-28")
+@register("Concat")
 def concat(c: NodeCtx) -> None:
     axis = int(c.attr("axis"))
     idx = [i for i in range(c.n_in) if c.has(i)]
@@ -176,7 +176,7 @@ def concat(c: NodeCtx) -> None:
     c.out(f"torch.cat([{', '.join(xs)}], dim={axis})")
 
 
-@register("Split", "1-28")
+@register("Split")
 def split(c: NodeCtx) -> None:
     axis = int(c.attr("axis", 0))
     x = c.x(0)
@@ -197,7 +197,7 @@ def split(c: NodeCtx) -> None:
     c.outs(f"torch.split({x}, {sz}, dim={axis})")
 
 
-@register("Slice", "1-28")
+@register("Slice")
 def slice_(c: NodeCtx) -> None:
     v = c.val(0)
     starts, ends = c.int_list(1), c.int_list(2)
@@ -236,7 +236,7 @@ def slice_(c: NodeCtx) -> None:
     c.out(f"{h}({c.x(0)}, {c.ints(1)}, {c.ints(2)}, {ax}, {stp})")
 
 
-@register("Expand", "1-28")
+@register("Expand")
 def expand(c: NodeCtx) -> None:
     x = c.x(0)
     target = c.int_list(1)
@@ -255,12 +255,12 @@ def expand(c: NodeCtx) -> None:
     c.out(f"{x}.expand(torch.broadcast_shapes({x}.shape, {c.ints(1)}))")
 
 
-@register("Tile", "1-28")
+@register("Tile")
 def tile(c: NodeCtx) -> None:
     c.out(f"{c.x(0)}.repeat({c.ints(1)})")
 
 
-@register("Pad", "1-28")
+@register("Pad")
 def pad(c: NodeCtx) -> None:
     mode = c.attr("mode", "constant")
     x = c.x(0)
@@ -297,7 +297,7 @@ def pad(c: NodeCtx) -> None:
     c.out(f"{h}({x}, {pads}, 0, {mode!r}, {axes})")
 
 
-@register("Gather", "1-28")
+@register("Gather")
 def gather(c: NodeCtx) -> None:
     axis = int(c.attr("axis", 0))
     v = c.val(0)
@@ -345,14 +345,14 @@ def _fix_index(c: NodeCtx, i: int, data: str, axis: int) -> str:
     return f"torch.where({e} < 0, {e} + {data}.shape[{axis}], {e})"
 
 
-@register("GatherElements", "11-28")
+@register("GatherElements", since=11)
 def gather_elements(c: NodeCtx) -> None:
     axis = int(c.attr("axis", 0))
     x = c.x(0)
     c.out(f"torch.gather({x}, {axis}, {_fix_index(c, 1, x, axis)}.long())")
 
 
-@register("GatherND", "11-28")
+@register("GatherND", since=11)
 def gather_nd(c: NodeCtx) -> None:
     h = c.helper("gather_nd_onnx")
     c.out(f"{h}({c.x(0)}, {c.x(1)}, {int(c.attr('batch_dims', 0))})")
@@ -361,7 +361,7 @@ def gather_nd(c: NodeCtx) -> None:
 _REDUCE = {"add": "sum", "mul": "prod", "max": "amax", "min": "amin"}
 
 
-@register("ScatterElements", "11-28")
+@register("ScatterElements", since=11)
 def scatter_elements(c: NodeCtx) -> None:
     axis = int(c.attr("axis", 0))
     x = c.x(0)
@@ -373,13 +373,13 @@ def scatter_elements(c: NodeCtx) -> None:
         c.out(f"{x}.scatter_reduce({axis}, {idx}, {c.x(2)}, {_REDUCE[red]!r})")
 
 
-@register("ScatterND", "11-28")
+@register("ScatterND", since=11)
 def scatter_nd(c: NodeCtx) -> None:
     h = c.helper("scatter_nd_onnx")
     c.out(f"{h}({c.x(0)}, {c.x(1)}, {c.x(2)}, {c.attr('reduction', 'none')!r})")
 
 
-@register("DepthToSpace", "1-28")
+@register("DepthToSpace")
 def depth_to_space(c: NodeCtx) -> None:
     b = int(c.attr("blocksize"))
     if c.attr("mode", "DCR") == "CRD":
@@ -389,7 +389,7 @@ def depth_to_space(c: NodeCtx) -> None:
     c.out(f"{h}({c.x(0)}, {b})")
 
 
-@register("SpaceToDepth", "1-28")
+@register("SpaceToDepth")
 def space_to_depth(c: NodeCtx) -> None:
     if c.attr("mode", "DCR") == "CRD":
         c.out(f"F.pixel_unshuffle({c.x(0)}, {int(c.attr('blocksize'))})")
@@ -398,7 +398,7 @@ def space_to_depth(c: NodeCtx) -> None:
     c.out(f"{h}({c.x(0)}, {int(c.attr('blocksize'))})")
 
 
-@register("Trilu", "14-28")
+@register("Trilu", since=14)
 def trilu(c: NodeCtx) -> None:
     k = "0"
     if c.has(1):
@@ -408,7 +408,7 @@ def trilu(c: NodeCtx) -> None:
     c.out(f"{fn}({c.x(0)}, {k})")
 
 
-@register("Compress", "9-28")
+@register("Compress", since=9)
 def compress(c: NodeCtx) -> None:
     axis = c.attr("axis")
     x, cond = c.x(0), c.x(1)
@@ -418,25 +418,25 @@ def compress(c: NodeCtx) -> None:
         c.out(f"{x}.index_select({int(axis)}, torch.nonzero({cond}).reshape(-1))")
 
 
-@register("NonZero", "9-28")
+@register("NonZero", since=9)
 def nonzero(c: NodeCtx) -> None:
     x = c.x(0)
     c.out(f"torch.nonzero({x}).t()" if c.rank(0) != 0 else f"torch.nonzero({x}.reshape(1)).t()[:0]")
 
 
-@register("ReverseSequence", "10-28")
+@register("ReverseSequence", since=10)
 def reverse_sequence(c: NodeCtx) -> None:
     h = c.helper("reverse_sequence")
     c.out(f"{h}({c.x(0)}, {c.x(1)}, {int(c.attr('batch_axis', 1))}, {int(c.attr('time_axis', 0))})")
 
 
-@register("CenterCropPad", "18-28")
+@register("CenterCropPad", since=18)
 def center_crop_pad(c: NodeCtx) -> None:
     h = c.helper("center_crop_pad")
     axes = c.attr("axes")
     c.out(f"{h}({c.x(0)}, {c.ints(1)}, {list(axes) if axes is not None else 'None'})")
 
 
-@register("Identity", "1-28")
+@register("Identity")
 def identity(c: NodeCtx) -> None:
     c.alias(0, 0)

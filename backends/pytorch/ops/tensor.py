@@ -7,35 +7,18 @@ import numpy as np
 
 from ir import dtypes
 
+from backends.codegen.core import constant_value
+
 from ..emitter import NodeCtx, lit, torch_dtype
 from ..registry import register
 
 
-def constant_value(node) -> np.ndarray:
-    a = node.attrs
-    if "value" in a:
-        return np.asarray(a["value"])
-    if "value_float" in a:
-        return np.array(a["value_float"], dtype=np.float32)
-    if "value_floats" in a:
-        return np.array(a["value_floats"], dtype=np.float32)
-    if "value_int" in a:
-        return np.array(a["value_int"], dtype=np.int64)
-    if "value_ints" in a:
-        return np.array(a["value_ints"], dtype=np.int64)
-    if "value_string" in a:
-        return np.array(a["value_string"], dtype=object)
-    if "value_strings" in a:
-        return np.array(a["value_strings"], dtype=object)
-    raise ValueError(f"Constant node '{node.name}' has no value")
-
-
-@register("Constant", "1-28")
+@register("Constant")
 def constant(c: NodeCtx) -> None:  # handled by the emitter (a constant, not a statement)
     c.set_const(0, constant_value(c.node))
 
 
-@register("ConstantOfShape", "9-28")
+@register("ConstantOfShape", since=9)
 def constant_of_shape(c: NodeCtx) -> None:
     value = c.attr("value")
     value = np.zeros(1, np.float32) if value is None else np.asarray(value)
@@ -68,13 +51,13 @@ def scalar_expr(c: NodeCtx, i: int) -> str:
     return f"{c.x(i)}.item()"
 
 
-@register("Range", "11-28")
+@register("Range", since=11)
 def range_(c: NodeCtx) -> None:
     dt = torch_dtype(c.dtype(0) or c.out_dtype())
     c.out(f"torch.arange({scalar_expr(c, 0)}, {scalar_expr(c, 1)}, {scalar_expr(c, 2)}, dtype={dt})")
 
 
-@register("EyeLike", "9-28")
+@register("EyeLike", since=9)
 def eye_like(c: NodeCtx) -> None:
     dt = c.attr("dtype")
     tdt = torch_dtype(dtypes.from_onnx(dt)) if dt is not None else f"{c.x(0)}.dtype"
@@ -82,13 +65,13 @@ def eye_like(c: NodeCtx) -> None:
     c.out(f"torch.ones({c.x(0)}.shape, dtype={tdt}).triu({k}).tril({k})")
 
 
-@register("OneHot", "11-28")
+@register("OneHot", since=11)
 def one_hot(c: NodeCtx) -> None:
     h = c.helper("one_hot_onnx")
     c.out(f"{h}({c.x(0)}, {scalar_expr(c, 1)}, {c.x(2)}, {int(c.attr('axis', -1))})")
 
 
-@register("Cast", "1-28")
+@register("Cast")
 def cast(c: NodeCtx) -> None:
     to = dtypes.from_onnx(int(c.attr("to")))
     v = c.val(0)
@@ -104,7 +87,7 @@ def cast(c: NodeCtx) -> None:
     c.out(f"{c.x(0)}.to({torch_dtype(to)})")
 
 
-@register("CastLike", "15-28")
+@register("CastLike", since=15)
 def cast_like(c: NodeCtx) -> None:
     to = c.dtype(1)
     if to is not None and to == c.dtype(0):
@@ -116,7 +99,7 @@ def cast_like(c: NodeCtx) -> None:
         c.out(f"{c.x(0)}.to({c.x(1)}.dtype)")
 
 
-@register("Dropout", "1-28")
+@register("Dropout")
 def dropout(c: NodeCtx) -> None:
     if c.has(2):
         t = c.const(2)

@@ -1,0 +1,636 @@
+"""The shared core of every code-emitting backend.
+
+A backend supplies a :class:`Dialect` (its dtypes, how a constant is stored, how a small
+tensor is written, the module template, its helper functions) and an op registry whose
+handlers write one statement per IR node through a :class:`NodeCtx`.  The core does the
+rest, the same for every target:
+
+- scopes and values: each IR tensor maps to a :class:`Val` (an expression, a Python
+  shape value, or a constant known at emit time);
+- one identifier :class:`~backends.codegen.namespace.Namespace` for locals and one for
+  attributes of the model object;
+- value lifetimes: a local is released (``del``) once its last user has run (torch.fx's
+  codegen), so peak memory stays low;
+- literal folding: shape arithmetic on static values is computed at emit time;
+- preflight: every op the registry lacks is listed before anything is written;
+- helper-source copying: the helpers a module calls are copied into it, so the artifact
+  never imports mmconvert;
+- the artifact folder: ``model.py``, ``weights.safetensors`` and ``manifest.json``, written
+  into a staging path that :mod:`ir.output` moves into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ir import dtypes
+from ir.errors import UnsupportedError, UnsupportedOpsError
+from ir.graph import Graph
+from ir.node import Node
+from ir.opset import CANONICAL_OPSET, is_default_domain
+from ir.output import PRODUCER
+from ir.passes.fold import evaluate_node
+from ir.weights import save_safetensors
+
+from .namespace import Namespace, docstring, lit
+from .registry import OpRegistry
+
+# constant folding at emit time: only when the result stays this small
+FOLD_MAX = 1 << 16
+MANIFEST_VERSION = 1
+
+
+class EmitError(UnsupportedError):
+    """A node whose attributes or types a backend cannot express."""
+
+
+@dataclass
+class Val:
+    expr: str
+    kind: str = "tensor"  # tensor | list (python list of ints) | int (python int) | seq | none
+    const: np.ndarray | None = None
+    local: bool = False  # a variable of the current scope (may be deleted)
+
+
+@dataclass
+class Fused:
+    """An emit-time fusion: the statement written at a pattern's last node."""
+
+    inputs: list[str]  # tensors the fused statement reads (for liveness)
+    emit: Callable  # emit(ctx) writes the statement
+
+
+class Dialect:
+    """What a target adds to the core.  Subclasses set the class attributes and implement
+    the methods; see ``backends/pytorch/dialect.py``."""
+
+    target: str = ""
+    dtypes: dict[str, str] = {}
+    registry: OpRegistry
+    # module-level names of the emitted file (imports, the class, the loader, helpers): no
+    # local may shadow them
+    module_names: tuple[str, ...] = ()
+    # names comprehensions and helpers in emitted statements use as their own variables
+    scratch_names: tuple[str, ...] = ("_a", "_b", "_i", "_x")
+
+    def attr_reserved(self) -> set[str]:
+        """Names an attribute of the model object may not take (the base class's API)."""
+        return set()
+
+    def runtime(self):
+        """The module holding helper functions (``sources(names)``, ``DEPENDS``)."""
+        return None
+
+    def helper_names(self) -> set[str]:
+        rt = self.runtime()
+        return set() if rt is None else {n for n in dir(rt) if not n.startswith("__")}
+
+    def fusions(self, graph: Graph, const_of) -> tuple[dict[str, Fused], set[str]]:
+        return {}, set()
+
+    def dtype(self, name: str | None) -> str:
+        if name is None or name not in self.dtypes:
+            raise EmitError(f"dtype {name} has no {self.target} equivalent")
+        return self.dtypes[name]
+
+    def scalar_tensor(self, value: np.ndarray) -> str:
+        """A 0-d constant written inline as a tensor."""
+        raise NotImplementedError
+
+    def int_list_tensor(self, expr: str) -> str:
+        """A Python list/int expression as an int64 tensor."""
+        raise NotImplementedError
+
+    def store_constant(self, cg: "Codegen", array: np.ndarray, attr: str) -> str:
+        """Declare ``array`` as a stored constant named ``attr`` on the model object; returns
+        the expression that reads it."""
+        raise NotImplementedError
+
+    def module_source(self, cg: "Codegen", header: str, args: list[str], body: list[str], rets: list[str]) -> str:
+        raise NotImplementedError
+
+    def format(self, source: str) -> str:
+        return source
+
+    def weights_metadata(self) -> dict[str, str]:
+        return {}
+
+
+class Codegen:
+    """State shared by every scope of one emitted module."""
+
+    def __init__(self, graph: Graph, dialect: Dialect):
+        self.graph = graph
+        self.dialect = dialect
+        self.names = Namespace([*dialect.module_names, *dialect.helper_names(), *dialect.scratch_names])
+        self.attrs = Namespace(dialect.attr_reserved() | {"self"})
+        self.init_lines: list[str] = []
+        self.state: dict[str, np.ndarray] = {}
+        self.helpers: list[str] = []
+        self.const_exprs: dict[int, str] = {}  # id(array) -> expression of its stored copy
+        self.manifest: dict[str, str] = {}
+        self.absorbed: dict[str, tuple[str, str]] = {}  # node name -> (its output, the tensor it aliases)
+
+    def ident(self, base: str) -> str:
+        return self.names.create(base)
+
+    def attr_name(self, base: str) -> str:
+        return self.attrs.create(base)
+
+    def helper(self, name: str) -> str:
+        rt = self.dialect.runtime()
+        for dep in getattr(rt, "DEPENDS", {}).get(name, ()):
+            self.helper(dep)
+        if name not in self.helpers:
+            self.helpers.append(name)
+        return name
+
+    def buffer(self, array: np.ndarray, base: str) -> str:
+        key = id(array)
+        if key in self.const_exprs:
+            return self.const_exprs[key]
+        arr = np.require(array, requirements="C")
+        dt = dtypes.of_array(arr)
+        if dt not in self.dialect.dtypes:
+            raise EmitError(f"constant '{base}' has dtype {dt}, which {self.dialect.target} cannot hold")
+        expr = self.dialect.store_constant(self, arr, self.attr_name(base))
+        self.const_exprs[key] = expr
+        return expr
+
+    def module(self, base: str, ctor: str, params: dict[str, np.ndarray | None]) -> str:
+        """Declare a sub-object of the model (``self.<name> = <ctor>``) whose named parameters
+        are stored arrays; returns ``self.<name>``."""
+        name = self.attr_name(base)
+        self.init_lines.append(f"self.{name} = {ctor}")
+        for pname, arr in params.items():
+            if arr is not None:
+                self.state[f"{name}.{pname}"] = np.require(arr, requirements="C")
+                self.const_exprs[id(arr)] = f"self.{name}.{pname}"
+        return f"self.{name}"
+
+
+class Scope:
+    """The statements and values of one graph body (the forward, or an If/Loop body)."""
+
+    def __init__(self, cg: Codegen, graph: Graph, parent: "Scope | None" = None):
+        self.cg = cg
+        self.graph = graph
+        self.parent = parent
+        self.vals: dict[str, Val] = {}
+        self.lines: list[str] = []
+
+    def get(self, name: str) -> Val | None:
+        s: Scope | None = self
+        while s is not None:
+            if name in s.vals:
+                return s.vals[name]
+            s = s.parent
+        return None
+
+    def type_of(self, name: str):
+        s: Scope | None = self
+        while s is not None:
+            vt = s.graph.type_of(name)
+            if vt is not None:
+                return vt
+            s = s.parent
+        return None
+
+    def const_of(self, name: str) -> np.ndarray | None:
+        v = self.get(name)
+        return None if v is None else v.const
+
+    def emit_nodes(self, protect: set[str]) -> None:
+        """Emit every live node of ``self.graph``; ``protect`` are names never deleted here."""
+        g = self.graph
+        for name, arr in g.initializers.items():
+            if name not in self.vals:
+                self.vals[name] = Val("", "tensor", arr)
+        nodes = g.nodes
+        needed = set(t for t in g.outputs if t)
+        live: list[Node] = []
+        for node in reversed(nodes):
+            if any(o in needed for o in node.outputs if o) or (not node.outputs):
+                live.append(node)
+                needed.update(t for t in node.inputs if t)
+                for _, sub in node.subgraphs():
+                    needed |= sub.free_names()
+        live.reverse()
+        fused, skip = self.cg.dialect.fusions(g, lambda t: self.const_of(t) if self.get(t) is not None else g.constant(t))
+
+        def uses(node: Node) -> list[str]:
+            if node.name in skip:
+                return []
+            if node.name in fused:
+                return list(fused[node.name].inputs)
+            return [*node.inputs, *(t for _, s in node.subgraphs() for t in sorted(s.free_names()))]
+
+        last: dict[str, int] = {}
+        for i, node in enumerate(live):
+            for t in uses(node):
+                if t:
+                    last[t] = i
+        for i, node in enumerate(live):
+            if node.name in skip:
+                continue
+            if node.name in fused:
+                fused[node.name].emit(NodeCtx(self, node))
+            else:
+                self.emit_node(node)
+            dead = []
+            for t in dict.fromkeys([*uses(node), *node.outputs]):
+                if not t or last.get(t, -1) > i or t in protect:
+                    continue
+                v = self.vals.get(t)
+                if v is None or not v.local:
+                    continue
+                # the variable may be shared by aliases (Identity): keep it while any alias lives
+                if any(v2 is not v and v2.expr == v.expr and (last.get(t2, -1) > i or t2 in protect)
+                       for t2, v2 in self.vals.items() if v2.local):
+                    continue
+                if v.expr not in dead:
+                    dead.append(v.expr)
+                v.local = False
+            if dead:
+                self.lines.append("del " + ", ".join(dead))
+
+    def emit_node(self, node: Node) -> None:
+        domain = "" if is_default_domain(node.domain) else node.domain
+        version = self.graph.opset_imports.get(domain)
+        if version is None:
+            version = self.cg.graph.opset_imports.get(domain, CANONICAL_OPSET)
+        if node.op_type == "Constant" and domain == "":
+            self.vals[node.outputs[0]] = Val("", "tensor", constant_value(node))
+            return
+        if node.name in self.cg.absorbed:  # fused into its producer's statement
+            out, src = self.cg.absorbed[node.name]
+            v = self.get(src)
+            self.vals[out] = Val(v.expr, v.kind, v.const, v.local)
+            self.cg.manifest[out] = v.expr
+            return
+        if try_fold(self, node):
+            return
+        handler = self.cg.dialect.registry.lookup(node.op_type, domain, version)
+        if handler is None:  # preflight makes this unreachable
+            raise UnsupportedOpsError(self.cg.dialect.target, {(domain, node.op_type): [node.name]})
+        handler(NodeCtx(self, node))
+        for o in node.outputs:
+            if o and o not in self.vals:
+                raise EmitError(f"handler for {node.op_type} did not produce '{o}'")
+
+    def materialize(self, name: str) -> str:
+        """The expression of tensor ``name`` as a value the module can return or pass on."""
+        v = self.get(name)
+        if v is None:
+            raise EmitError(f"'{name}' is not produced")
+        if v.kind == "tensor" and v.expr:
+            return v.expr
+        if v.kind == "tensor" and v.const is not None:
+            v.expr = self.cg.buffer(v.const, name)
+            return v.expr
+        if v.kind in ("list", "int"):
+            return self.cg.dialect.int_list_tensor(v.expr)
+        return v.expr
+
+
+def constant_value(node: Node) -> np.ndarray:
+    """The value of a Constant node, whichever attribute holds it."""
+    a = node.attrs
+    if "value" in a:
+        return np.asarray(a["value"])
+    for key, dtype in (("value_float", np.float32), ("value_floats", np.float32), ("value_int", np.int64),
+                       ("value_ints", np.int64), ("value_string", object), ("value_strings", object)):
+        if key in a:
+            return np.array(a[key], dtype=dtype)
+    raise EmitError(f"Constant node '{node.name}' has no value")
+
+
+class NodeCtx:
+    """What an op handler sees: the node, its inputs as expressions, and ways to emit."""
+
+    def __init__(self, scope: Scope, node: Node):
+        self.scope = scope
+        self.cg = scope.cg
+        self.dialect = scope.cg.dialect
+        self.node = node
+        self.base = node.name or node.op_type.lower()
+
+    # ----------------------------------------------------------------- reading
+    def attr(self, name: str, default: Any = None) -> Any:
+        v = self.node.attrs.get(name, default)
+        if isinstance(v, bytes):
+            v = v.decode("utf-8", "replace")
+        return v
+
+    def has(self, i: int) -> bool:
+        return i < len(self.node.inputs) and bool(self.node.inputs[i])
+
+    @property
+    def n_in(self) -> int:
+        return len(self.node.inputs)
+
+    def val(self, i: int) -> Val:
+        name = self.node.inputs[i]
+        v = self.scope.get(name)
+        if v is None:
+            raise EmitError(f"input '{name}' of node '{self.node.name}' is not defined")
+        return v
+
+    def const(self, i: int) -> np.ndarray | None:
+        if not self.has(i):
+            return None
+        return self.val(i).const
+
+    def type(self, i: int):
+        return self.scope.type_of(self.node.inputs[i]) if self.has(i) else None
+
+    def dtype(self, i: int) -> str | None:
+        c = self.const(i)
+        if c is not None:
+            return dtypes.of_array(c)
+        vt = self.type(i)
+        return vt.dtype if vt is not None else None
+
+    def shape(self, i: int) -> tuple | None:
+        c = self.const(i)
+        if c is not None:
+            return tuple(c.shape)
+        vt = self.type(i)
+        v = self.val(i)
+        if v.kind == "int":
+            return ()
+        return None if vt is None or vt.shape is None else tuple(vt.shape)
+
+    def rank(self, i: int) -> int | None:
+        s = self.shape(i)
+        return None if s is None else len(s)
+
+    def need_rank(self, i: int) -> int:
+        r = self.rank(i)
+        if r is None:
+            raise EmitError(f"{self.node.op_type} node '{self.node.name}' needs the rank of input {i}")
+        return r
+
+    def out_type(self, j: int = 0):
+        return self.scope.type_of(self.node.outputs[j])
+
+    def out_dtype(self, j: int = 0) -> str | None:
+        vt = self.out_type(j)
+        return vt.dtype if vt is not None else None
+
+    def out_rank(self, j: int = 0) -> int | None:
+        vt = self.out_type(j)
+        return None if vt is None or vt.shape is None else len(vt.shape)
+
+    def x(self, i: int) -> str | None:
+        """Input ``i`` as a tensor expression (None when the optional input is omitted)."""
+        if not self.has(i):
+            return None
+        v = self.val(i)
+        if v.kind == "tensor":
+            if v.expr:
+                return v.expr
+            c = v.const
+            if c is not None and c.ndim == 0 and c.dtype != object and dtypes.of_array(c) in self.dialect.dtypes \
+                    and c.dtype.kind in "biuf":
+                return self.dialect.scalar_tensor(c)
+            v.expr = self.cg.buffer(c, self.node.inputs[i])
+            return v.expr
+        if v.kind in ("list", "int"):
+            return self.dialect.int_list_tensor(v.expr)
+        return v.expr
+
+    def seq(self, i: int) -> str:
+        return self.val(i).expr
+
+    def scalar(self, i: int):
+        """A Python number when input ``i`` is a constant of one element, else None."""
+        c = self.const(i)
+        if c is not None and c.size == 1 and c.dtype.kind in "biuf":
+            return c.reshape(-1)[0].item()
+        return None
+
+    def ints(self, i: int) -> str | None:
+        """Input ``i`` (a 1-D int tensor) as a Python list expression."""
+        if not self.has(i):
+            return None
+        v = self.val(i)
+        if v.const is not None:
+            return lit([int(a) for a in np.asarray(v.const).reshape(-1)])
+        if v.kind == "list":
+            return v.expr
+        if v.kind == "int":
+            return f"[{v.expr}]"
+        return f"{self.x(i)}.tolist()"
+
+    def int_list(self, i: int) -> list[int] | None:
+        c = self.const(i)
+        return None if c is None else [int(a) for a in np.asarray(c).reshape(-1)]
+
+    def is_shape_value(self, i: int) -> bool:
+        return self.has(i) and (self.val(i).kind in ("list", "int") or self.val(i).const is not None)
+
+    # ---------------------------------------------------------------- writing
+    def var(self, j: int = 0) -> str:
+        base = self.base if len([o for o in self.node.outputs if o]) <= 1 else f"{self.base}_{j}"
+        return self.cg.ident(base)
+
+    def out(self, expr: str, j: int = 0, kind: str = "tensor") -> str:
+        name = self.var(j)
+        self.scope.lines.append(f"{name} = {expr}")
+        self.bind(j, name, kind)
+        return name
+
+    def bind(self, j: int, expr: str, kind: str = "tensor", local: bool = True, const: np.ndarray | None = None) -> None:
+        t = self.node.outputs[j]
+        if t:
+            self.scope.vals[t] = Val(expr, kind, const, local)
+            self.cg.manifest[t] = expr
+
+    def alias(self, j: int, i: int) -> None:
+        """Output ``j`` is input ``i`` itself (no statement)."""
+        v = self.val(i)
+        t = self.node.outputs[j]
+        if t:
+            # an alias of an outer-scope variable must not be deleted in this scope
+            local = v.local and self.scope.vals.get(self.node.inputs[i]) is v
+            self.scope.vals[t] = Val(v.expr, v.kind, v.const, local)
+            self.cg.manifest[t] = v.expr
+
+    def set_const(self, j: int, value: np.ndarray) -> None:
+        t = self.node.outputs[j]
+        if t:
+            self.scope.vals[t] = Val("", "tensor", np.asarray(value))
+
+    def outs(self, expr: str, kinds: list[str] | None = None) -> None:
+        """Unpack a tuple expression into every output (unused ones become ``_``)."""
+        names = []
+        used = self.used_outputs()
+        for j, t in enumerate(self.node.outputs):
+            names.append(self.var(j) if t and t in used else "_")
+        target = ", ".join(names) + ("," if len(names) == 1 else "")
+        self.scope.lines.append(f"{target} = {expr}")
+        for j, n in enumerate(names):
+            if n != "_":
+                self.bind(j, n, (kinds or ["tensor"] * len(names))[j])
+            elif self.node.outputs[j]:
+                self.bind(j, "None", "none", local=False)
+
+    def used_outputs(self) -> set[str]:
+        g = self.scope.graph
+        used = set(g.outputs)
+        for o in self.node.outputs:
+            if o and g.consumers(o):
+                used.add(o)
+        return used
+
+    def line(self, code: str) -> None:
+        self.scope.lines.append(code)
+
+    def tmp(self, base: str) -> str:
+        return self.cg.ident(f"{self.base}_{base}")
+
+    def helper(self, name: str) -> str:
+        return self.cg.helper(name)
+
+    def buffer(self, array: np.ndarray, base: str | None = None) -> str:
+        return self.cg.buffer(array, base or self.base)
+
+    def module(self, ctor: str, params: dict[str, np.ndarray | None], base: str | None = None) -> str:
+        return self.cg.module(base or self.base, ctor, params)
+
+    def subscope(self, graph: Graph) -> Scope:
+        return Scope(self.cg, graph, self.scope)
+
+    def fail(self, why: str):
+        raise EmitError(f"{self.node.op_type} node '{self.node.name}': {why}")
+
+
+# ---------------------------------------------------------------- folding
+_FOLDABLE = {
+    "Shape", "Size", "Gather", "Concat", "Unsqueeze", "Squeeze", "Slice", "Cast", "Add", "Sub", "Mul", "Div",
+    "Equal", "Where", "Range", "ConstantOfShape", "Reshape", "Identity", "ReduceProd", "Max", "Min", "Neg",
+    "Not", "Less", "Greater", "Mod", "Floor", "Ceil", "Sqrt", "Abs", "Transpose", "Expand", "Flatten", "CastLike",
+    "And", "Or", "LessOrEqual", "GreaterOrEqual", "Pow", "Exp", "Log", "Tile", "Sign", "Reciprocal",
+}
+
+
+def try_fold(scope: Scope, node: Node) -> bool:
+    """Evaluate ``node`` now when all its inputs are known (shapes count when static)."""
+    if not is_default_domain(node.domain) or node.op_type not in _FOLDABLE or any(True for _ in node.subgraphs()):
+        return False
+    if node.op_type in ("Shape", "Size"):
+        vt = scope.type_of(node.inputs[0])
+        c = scope.const_of(node.inputs[0])
+        shape = tuple(c.shape) if c is not None else (vt.shape if vt is not None else None)
+        if shape is None or not all(isinstance(d, int) for d in shape):
+            return False
+        if node.op_type == "Size":
+            value = np.array(int(np.prod(shape)), dtype=np.int64)
+        else:
+            start, end = node.attrs.get("start", 0), node.attrs.get("end", None)
+            value = np.array(shape[start:end] if end is not None else shape[start:], dtype=np.int64)
+        scope.vals[node.outputs[0]] = Val("", "tensor", value)
+        return True
+    consts = []
+    for t in node.inputs:
+        if not t:
+            consts.append(None)
+            continue
+        c = scope.const_of(t)
+        if c is None or c.dtype == object:
+            return False
+        consts.append(c)
+    if any(c is not None and c.size > FOLD_MAX for c in consts):
+        return False
+    try:
+        outs = evaluate_node(node, consts)
+    except Exception:  # noqa: BLE001 - not foldable here; emit it as code
+        return False
+    if any(o.size > FOLD_MAX for o in outs):
+        return False
+    for t, o in zip(node.outputs, outs):
+        if t:
+            scope.vals[t] = Val("", "tensor", np.asarray(o))
+    return True
+
+
+# ---------------------------------------------------------------- preflight
+def missing_ops(registry: OpRegistry, graph: Graph) -> dict[tuple[str, str], list[str]]:
+    """Every op of ``graph`` (subgraphs included) that ``registry`` has no handler for."""
+    missing: dict[tuple[str, str], list[str]] = {}
+    for g in graph.iter_graphs():
+        for data in g.nx.nodes.values():
+            node = data["node"]
+            domain = "" if is_default_domain(node.domain) else node.domain
+            version = graph.opset_imports.get(domain, g.opset_imports.get(domain))
+            if registry.lookup(node.op_type, domain, version) is None:
+                missing.setdefault((domain, node.op_type), []).append(node.name)
+    return missing
+
+
+def preflight(dialect: Dialect, graph: Graph) -> None:
+    missing = missing_ops(dialect.registry, graph)
+    if missing:
+        raise UnsupportedOpsError(dialect.target, missing)
+
+
+# ---------------------------------------------------------------- module
+@dataclass
+class Module:
+    """What :func:`generate` produces: the source, the stored arrays, the manifest."""
+
+    source: str
+    state: dict[str, np.ndarray]
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def generate(dialect: Dialect, graph: Graph) -> Module:
+    """The module source, stored arrays and manifest of ``graph`` in ``dialect``."""
+    cg = Codegen(graph, dialect)
+    scope = Scope(cg, graph)
+    args = []
+    for name in graph.real_inputs:
+        ident = cg.ident(name)
+        args.append(ident)
+        vt = graph.type_of(name)
+        kind = "seq" if vt is not None and vt.kind == "sequence" else "tensor"
+        scope.vals[name] = Val(ident, kind, None, True)
+        cg.manifest[name] = ident
+    scope.emit_nodes(protect=set(graph.outputs))
+    rets = [scope.materialize(o) for o in graph.outputs]
+    source_format = graph.metadata.get("source_format") or "onnx"
+    header = docstring(f"{graph.name or 'model'}: converted by mmconvert from {source_format}"
+                       f" (opset {graph.opset_imports.get('', CANONICAL_OPSET)}).\n\n"
+                       f"Inputs: {', '.join(args) or 'none'}. Outputs: {len(rets)}.\n")
+    source = dialect.format(dialect.module_source(cg, header, args, scope.lines, rets))
+    manifest = {
+        "producer": PRODUCER,
+        "version": MANIFEST_VERSION,
+        "target": dialect.target,
+        "inputs": {n: cg.manifest[n] for n in graph.real_inputs},
+        "outputs": list(graph.outputs),
+        "tensors": {k: v for k, v in cg.manifest.items() if not v.startswith("self.") and v != "None"},
+    }
+    return Module(source, cg.state, manifest)
+
+
+def write_folder(path: str, module: Module, dialect: Dialect, extra_files: dict[str, bytes] | None = None) -> None:
+    """Write the artifact folder at ``path`` (a fresh staging path: nothing is there yet)."""
+    os.makedirs(path)
+    files = ["model.py", "weights.safetensors", "manifest.json", *sorted(extra_files or {})]
+    with open(os.path.join(path, "model.py"), "w", encoding="utf-8") as f:
+        f.write(module.source)
+    save_safetensors(os.path.join(path, "weights.safetensors"), list(module.state.items()),
+                     metadata=dialect.weights_metadata())
+    for name, data in (extra_files or {}).items():
+        with open(os.path.join(path, name), "wb") as f:
+            f.write(data)
+    with open(os.path.join(path, "manifest.json"), "w", encoding="utf-8") as f:
+        json.dump({**module.manifest, "files": files}, f, indent=1, sort_keys=False)
+        f.write("\n")

@@ -1,0 +1,36 @@
+"""IR frontend: an mmconvert IR folder (``graph.json`` + ``weights.safetensors``) or an
+``ir.Graph`` in memory."""
+
+from __future__ import annotations
+
+import os
+
+from ir.graph import Graph
+
+NAME = "ir"
+REQUIRES = None
+
+
+def detect(source) -> bool:
+    if isinstance(source, Graph):
+        return True
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    path = os.path.join(os.fspath(source), "graph.json")
+    if not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            return b"mmconvert-ir" in f.read(4096)
+    except OSError:
+        return False
+
+
+def load(source, **_options) -> Graph:
+    if isinstance(source, Graph):
+        return source
+    import ir
+
+    graph = ir.load(os.fspath(source))
+    graph.source_files = (os.path.abspath(os.fspath(source)),)
+    return graph
