@@ -85,6 +85,7 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
     backend = get_backend(to)  # a wrong target fails before any work
     start = time.perf_counter()
     load_opts = {k: v for k, v in options.items() if k in _LOAD_OPTIONS}
+    framework = framework or detect_frontend(source)
     graph, records = _load(source, framework, **load_opts)
     passes = list(backend.PASSES)
     if optimize:
@@ -92,8 +93,15 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
     emit_opts = {k: v for k, v in options.items() if k not in _LOAD_OPTIONS and k not in _VALIDATE_OPTIONS}
     sources = _source_paths(source, graph)
     with contextlib.ExitStack() as stack:
-        # the reference is the source as it came, before any pass rewrote the graph
-        ref_path = stack.enter_context(_reference_onnx(source, graph)) if validate else None
+        # the reference is the source model run by its own framework (ONNX sources: ONNX
+        # Runtime), or else the source as it came, before any pass rewrote the graph
+        reference = None
+        if validate:
+            from validators.runners import reference_runner
+
+            reference = reference_runner(framework, source, graph, **load_opts)
+            if reference is None:
+                reference = stack.enter_context(_reference_onnx(source, graph))
         reference_graph = graph.copy() if validate else None
         records += run_pipeline(graph, passes)
         backend.preflight(graph)
@@ -106,7 +114,7 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
 
             check_opts = {k: v for k, v in options.items() if k in _VALIDATE_OPTIONS}
             try:
-                result.parity = run_validation(ref_path, out.staging, reference_graph, target=to, **check_opts)
+                result.parity = run_validation(reference, out.staging, reference_graph, target=to, **check_opts)
             except MMConvertError as e:
                 e.message = (f"nothing was written to {out.path}: the parity check could not run: {e.message}"
                              " (give --inputs data.npz or --dim NAME=V, or skip it with --no-validate)")
@@ -136,17 +144,26 @@ def _source_paths(source, graph: Graph) -> tuple[str, ...]:
 
 def validate(reference, candidate, framework: str | None = None, target: str | None = None, **options):
     """Numerical parity of ``candidate`` (an artifact path) against ``reference`` (the source
-    model, run as ONNX on ONNX Runtime); returns a ``validators.ParityReport``.
+    model, run by its own framework; ONNX sources on ONNX Runtime); returns a
+    ``validators.ParityReport``.
 
     Options: ``atol``, ``rtol``, ``tolerances={output: (atol, rtol)}``, ``seed``, ``samples``,
     ``dims={"batch": 2}``, ``data`` (.npz path, test_data_set folder, or a list of samples),
-    ``per_layer``, ``mode`` ("accumulated" or "isolated").
+    ``per_layer``, ``mode`` ("accumulated" or "isolated"), and the source's load options
+    (``example_inputs=`` for a torch module ...).
     """
     from validators.core import validate as run_validation
+    from validators.runners import reference_runner
 
-    graph = load(reference, framework)
+    framework = framework or detect_frontend(reference)
+    load_opts = {k: v for k, v in options.items() if k in _LOAD_OPTIONS}
+    check_opts = {k: v for k, v in options.items() if k not in _LOAD_OPTIONS}
+    graph = load(reference, framework, **load_opts)
+    runner = reference_runner(framework, reference, graph, **load_opts)
+    if runner is not None:
+        return run_validation(runner, os.fspath(candidate), graph, target=target, **check_opts)
     with _reference_onnx(reference, graph) as ref_path:
-        return run_validation(ref_path, os.fspath(candidate), graph, target=target, **options)
+        return run_validation(ref_path, os.fspath(candidate), graph, target=target, **check_opts)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import networkx as nx
@@ -33,20 +34,22 @@ def _truthy(value, default: bool) -> bool:
     return default if value is None else bool(np.asarray(value).reshape(-1)[0])
 
 
-def validate(reference: str, candidate: str, graph: Graph, *, target: str | None = None,
+def validate(reference, candidate: str, graph: Graph, *, target: str | None = None,
              atol: float | None = None, rtol: float | None = None, tolerances: dict | None = None,
              seed: int = 0, samples: int = 2, dims: dict | None = None, data: str | list | None = None,
              per_layer: bool = False, mode: str = "accumulated") -> ParityReport:
-    """Compare ``candidate`` with ``reference`` (an ONNX file) on generated or given inputs.
+    """Compare ``candidate`` with ``reference`` on generated or given inputs.
 
-    ``graph`` is the IR of the reference: it gives input roles, random outputs and the
-    topological order for per-layer localization.
+    ``reference`` is an ONNX file (run on ONNX Runtime) or a runner of the source model
+    in its own framework (``validators.runners.reference_runner``).  ``graph`` is the IR of
+    the reference: it gives input roles, random outputs and the topological order for
+    per-layer localization.
     """
     if mode not in ("accumulated", "isolated"):
         raise InputError(f"per-layer mode must be 'accumulated' or 'isolated', not '{mode}'")
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    ref_runner = OnnxRunner(reference)
+    ref_runner = OnnxRunner(reference) if isinstance(reference, (str, os.PathLike)) else reference
     cand_runner = get_runner(candidate, target)
     timings["load"] = time.perf_counter() - t
 
@@ -94,7 +97,9 @@ def validate(reference: str, candidate: str, graph: Graph, *, target: str | None
         reports.append(_compare_output(name, refs, cands, excluded, atol, rtol, (tolerances or {}).get(name)))
     timings["compare"] = time.perf_counter() - t
 
-    report = ParityReport(reference=str(reference), candidate=str(candidate), target=cand_runner.target,
+    report = ParityReport(reference=str(ref_runner.path), candidate=str(candidate),
+                          target=cand_runner.target, reference_runner=ref_runner.target if ref_runner.target != "onnx"
+                          else "onnxruntime",
                           status="pass" if all(r.status in ("pass", "excluded") for r in reports) else "fail",
                           outputs=reports, samples=len(batches), seed=seed, inputs=spec_dicts,
                           dims={k: int(v) for k, v in dims_used.items()}, timings=timings)

@@ -67,6 +67,7 @@ class ParityReport:
     layers: list[LayerReport] = field(default_factory=list)
     first_divergent: dict[str, Any] | None = None  # {"node", "op_type", "tensor", "max_abs", "input_max_abs"}
     timings: dict[str, float] = field(default_factory=dict)  # seconds: inputs, reference, candidate, compare, per_layer
+    reference_runner: str = "onnxruntime"  # what ran the reference: onnxruntime, or the source's own framework
     version: str = SCHEMA_VERSION
 
     @property

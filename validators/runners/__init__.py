@@ -17,6 +17,9 @@ from ir.errors import InputError, UnsupportedError
 
 RUNNERS = {"onnx": "validators.runners.onnx_runner", "pytorch": "validators.runners.torch_runner",
            "tensorflow": "validators.runners.tf_runner"}
+# runners of a source model in its own framework (the parity reference for non-ONNX sources);
+# a module here defines ``reference(source, graph, **options) -> RunnerProtocol``
+REFERENCES = {"pytorch": "validators.runners.torch_source", "tensorflow": "validators.runners.tf_source"}
 
 
 @runtime_checkable
@@ -24,6 +27,7 @@ class RunnerProtocol(Protocol):
     """The runner contract.
 
     - ``target``: the runner's name ("onnx", "pytorch" ...).
+    - ``path``: what it runs (a path, or a description of an in-memory model).
     - ``input_names`` / ``output_names``: the model's inputs in calling order and its
       outputs in return order, as IR tensor names.
     - ``layouts``: tensor -> the permutation that brings this runner's value of the tensor
@@ -38,6 +42,7 @@ class RunnerProtocol(Protocol):
     """
 
     target: str
+    path: str
     input_names: list[str]
     output_names: list[str]
     layouts: dict[str, list[int]]
@@ -88,3 +93,18 @@ def get_runner(path: str, target: str | None = None) -> RunnerProtocol:
             raise UnsupportedError(f"no {target} runner in this version yet") from None
         raise UnsupportedError(f"running a {target} artifact needs '{e.name}': pip install 'mmconvert[{target}]'") from None
     return module.Runner(path)
+
+
+def reference_runner(framework: str, source, graph, **options) -> RunnerProtocol | None:
+    """A runner of ``source`` in its own framework (the parity reference), or None when the
+    reference is the source as ONNX on ONNX Runtime (ONNX and IR sources).  Its input and
+    output names are the graph's."""
+    if framework not in REFERENCES:
+        return None
+    try:
+        module = importlib.import_module(REFERENCES[framework])
+    except ModuleNotFoundError as e:
+        if e.name == REFERENCES[framework]:
+            return None
+        raise UnsupportedError(f"running a {framework} source needs '{e.name}': pip install 'mmconvert[{framework}]'") from None
+    return module.reference(source, graph, **options)

@@ -53,7 +53,7 @@ class Runner:
     target = "pytorch"
 
     def __init__(self, folder: str):
-        self.folder = os.path.abspath(folder)
+        self.folder = self.path = os.path.abspath(folder)
         path = os.path.join(self.folder, "model.py")
         name = f"_mmconvert_candidate_{uuid.uuid4().hex[:8]}"
         try:
