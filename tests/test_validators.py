@@ -251,11 +251,11 @@ def test_validate_exit_codes(tmp_path):
     not_artifact.write_text("hello")
     r = _cli("validate", EXAMPLE, str(not_artifact))
     assert r.returncode == 2 and "not a candidate artifact" in r.stderr and "Traceback" not in r.stderr
-    tf_like = tmp_path / "tf_model"
-    tf_like.mkdir()
-    (tf_like / "model.py").write_text("import tensorflow as tf\n")
-    r = _cli("validate", EXAMPLE, str(tf_like))
-    assert r.returncode == 3 and "tensorflow" in r.stderr
+    no_manifest = tmp_path / "some_model"
+    no_manifest.mkdir()
+    (no_manifest / "model.py").write_text("import torch\n")  # the kind is never guessed from the source text
+    r = _cli("validate", EXAMPLE, str(no_manifest))
+    assert r.returncode == 2 and "manifest.json does not name a target" in r.stderr and "--target" in r.stderr
     r = _cli("validate", EXAMPLE, str(good), "--isolated")
     assert r.returncode == 2 and "--per-layer" in r.stderr
     r = _cli("validate", EXAMPLE, str(good), "--dim", "batch")

@@ -127,7 +127,7 @@ class Codegen:
     def __init__(self, graph: Graph, dialect: Dialect):
         self.graph = graph
         self.dialect = dialect
-        self.names = Namespace([*dialect.module_names, *dialect.helper_names(), *dialect.scratch_names])
+        self.names = Namespace(["self", *dialect.module_names, *dialect.helper_names(), *dialect.scratch_names])
         self.attrs = Namespace(dialect.attr_reserved() | {"self"})
         self.init_lines: list[str] = []
         self.state: dict[str, np.ndarray] = {}
