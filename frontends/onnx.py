@@ -23,15 +23,14 @@ import warnings
 
 import numpy as np
 import onnx
-import onnx.defs
 from onnx import numpy_helper
 
 from ir import dtypes
-from ir.errors import InputError, ModelLoadError, UnsupportedError
+from ir.errors import InputError, ModelLoadError
 from ir.graph import Graph
 from ir.onnx_proto import graph_from_proto
 from ir.onnx_wire import MODEL_GRAPH, WireError, iter_fields, strip_raw_data
-from ir.opset import CANONICAL_OPSET
+from ir.opset import CANONICAL_OPSET, check_opsets
 
 NAME = "onnx"
 REQUIRES = None
@@ -234,13 +233,7 @@ class _Reader:
     # ----------------------------------------------------------- building
     def build(self, model: onnx.ModelProto, *, infer: bool) -> Graph:
         opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
-        newest = onnx.defs.onnx_opset_version()
-        if opsets.get("", 0) > newest:
-            raise UnsupportedError(f"{self.path}: the model uses opset {opsets['']}, newer than the {newest} the installed"
-                                   f" onnx {onnx.__version__} knows", hint="upgrade onnx and mmconvert, or export"
-                                   f" the model at opset {CANONICAL_OPSET} or lower")
-        if any(v < 1 for v in opsets.values()):
-            raise ModelLoadError(f"{self.path}: an opset import has version {min(opsets.values())}")
+        check_opsets(opsets)
         if model.functions:
             from onnx import inliner
 

@@ -76,3 +76,8 @@ def of_array(array: np.ndarray) -> str:
 
 def all_names() -> list[str]:
     return sorted(_NAME_TO_ONNX)
+
+
+def is_known(name) -> bool:
+    """Whether ``name`` is one of the canonical element type names."""
+    return isinstance(name, str) and name in _NAME_TO_ONNX

@@ -262,8 +262,10 @@ class Graph:
     def validate(self, *, outer: Iterable[str] = ()) -> None:
         """Check the structure: every tensor read is defined, graph outputs exist,
         and every node matches its ONNX schema."""
+        from .opset import check_opsets
         from .schema import check_node
 
+        check_opsets(self.opset_imports)
         known = self.defined_names() | set(outer)
         for name in self.outputs:
             if name not in known:

@@ -105,7 +105,10 @@ def _value(g: Graph, vi: onnx.ValueInfoProto) -> None:
     if vi.doc_string:
         g.value_docs[vi.name] = vi.doc_string
     if vi.HasField("type"):
-        vt = value_type(vi.type)
+        try:
+            vt = value_type(vi.type)
+        except ValueError as e:
+            raise GraphValidationError(f"value '{vi.name}': {e}") from None
         if vt is not None:
             g.values[vi.name] = vt
 

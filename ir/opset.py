@@ -38,3 +38,19 @@ def schema_versions(op_type: str, domain: str = "") -> tuple[int, ...]:
     domain = "" if is_default_domain(domain) else domain
     return tuple(sorted({s.since_version for s in onnx.defs.get_all_schemas_with_history()
                          if s.name == op_type and s.domain == domain}))
+
+
+def check_opsets(opset_imports: dict[str, int]) -> None:
+    """Refuse opset versions the installed onnx does not know (they would be read as the
+    newest it knows, silently changing what ops mean)."""
+    from .errors import GraphValidationError, UnsupportedError
+
+    for domain, version in opset_imports.items():
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise GraphValidationError(f"opset import of domain '{domain}' has version {version!r}")
+    newest = onnx.defs.onnx_opset_version()
+    version = opset_imports.get("", opset_imports.get("ai.onnx"))
+    if version is not None and version > newest:
+        raise UnsupportedError(f"the model uses opset {version}, newer than the {newest} the installed onnx"
+                               f" {onnx.__version__} knows", hint=f"upgrade onnx and mmconvert, or export the model"
+                               f" at opset {CANONICAL_OPSET} or lower")

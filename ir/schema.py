@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import onnx.defs
 
 from .errors import GraphValidationError
@@ -11,11 +12,55 @@ from .opset import get_schema, is_default_domain
 _ATTR_KIND = {int(v): k for k, v in onnx.defs.OpSchema.AttrType.__members__.items()}
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_num(v) -> bool:
+    return _is_int(v) or isinstance(v, (float, np.floating))
+
+
+def _is_str(v) -> bool:
+    return isinstance(v, (str, bytes))
+
+
+def _check_value(kind: str, value) -> bool:
+    """Whether ``value`` is a Python value of ONNX attribute type ``kind``."""
+    from .graph import Graph
+
+    single = {"INT": _is_int, "FLOAT": _is_num, "STRING": _is_str, "TENSOR": lambda v: isinstance(v, np.ndarray),
+              "GRAPH": lambda v: isinstance(v, Graph)}
+    if kind in single:
+        return single[kind](value)
+    if kind in ("INTS", "FLOATS", "STRINGS", "TENSORS", "GRAPHS"):
+        return isinstance(value, (list, tuple)) and all(single[kind[:-1]](v) for v in value)
+    return kind in _PROTO_KINDS and all(hasattr(v, "SerializeToString") for v in (value if kind.endswith("S") else [value]))
+
+
+_PROTO_KINDS = {"SPARSE_TENSOR", "SPARSE_TENSORS", "TYPE_PROTO", "TYPE_PROTOS"}
+
+
+def check_structure(node: Node) -> None:
+    """Names are strings and every attribute value has its declared ONNX type (an IR folder
+    is untrusted input too: its ``graph.json`` could say anything)."""
+    for what, names in (("input", node.inputs), ("output", node.outputs)):
+        if not isinstance(names, list) or not all(isinstance(t, str) for t in names):
+            raise GraphValidationError(f"its {what}s must be tensor names", node=str(node.name))
+    if not isinstance(node.op_type, str) or not isinstance(node.domain, str) or not node.op_type:
+        raise GraphValidationError("op type and domain must be names", node=str(node.name))
+    for name, value in node.attrs.items():
+        kind = node.attr_types.get(name)
+        if kind is None or not _check_value(kind, value):
+            raise GraphValidationError(f"attribute '{name}' does not hold a {kind or 'typed'} value", node=node.name)
+
+
 def check_node(node: Node, opset_imports: dict[str, int]) -> None:
     """Raise GraphValidationError naming the node if it does not match its schema.
 
-    Ops of custom domains that ONNX does not know are kept as they are, unchecked.
+    Ops of custom domains that ONNX does not know are kept as they are, unchecked
+    (their attribute values are still checked against their declared types).
     """
+    check_structure(node)
     domain = "" if is_default_domain(node.domain) else node.domain
     version = opset_imports.get(domain)
     if version is None:

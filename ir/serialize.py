@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
-from .errors import InputError, ModelLoadError
+from .errors import MMConvertError, ModelLoadError
 from .graph import Graph
 from .node import Node
 from .types import ValueType
@@ -214,9 +214,18 @@ def load(folder: str) -> Graph:
         raise ModelLoadError(f"{path}: IR format version {doc['version']} is newer than this mmconvert reads ({VERSION})")
     weights_path = os.path.join(folder, WEIGHTS_FILE)
     weights = load_safetensors(weights_path)[0] if os.path.exists(weights_path) else {}
-    graph = graph_from_dict(doc["graph"], weights)
-    graph.opset_imports = {k: int(v) for k, v in doc["opset_imports"].items()}
+    try:
+        graph = graph_from_dict(doc["graph"], weights)
+        graph.opset_imports = {str(k): int(v) for k, v in doc["opset_imports"].items()}
+        metadata = doc.get("metadata", {})
+        if not isinstance(metadata, dict):
+            raise TypeError("metadata is not an object")
+    except MMConvertError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise ModelLoadError(f"{path}: malformed IR document ({type(e).__name__}: {e})") from None
     for g in graph.iter_graphs():
         g.opset_imports = graph.opset_imports
-    graph.metadata = doc.get("metadata", {})
+    graph.metadata = metadata
+    graph.validate()
     return graph

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Union
 
-Dim = Union[int, str, None]  # int: static; str: symbolic name; None: unknown, unnamed
+Dim = Union[int, str, None]
+KINDS = ("tensor", "sparse_tensor", "sequence", "optional", "map")  # int: static; str: symbolic name; None: unknown, unnamed
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,19 @@ class ValueType:
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> "ValueType":
+        """Read a ValueType back (raises ValueError on anything an IR document may not hold)."""
+        from . import dtypes
+
+        if not isinstance(d, dict) or d.get("kind", "tensor") not in KINDS:
+            raise ValueError(f"not a value type: {d!r:.80}")
+        for key in ("dtype", "key_dtype"):
+            if d.get(key) is not None and not dtypes.is_known(d[key]):
+                raise ValueError(f"unknown dtype {d[key]!r:.40}")
+        shape = d.get("shape")
+        if shape is not None and (not isinstance(shape, list) or not all(
+                d_ is None or (isinstance(d_, int) and not isinstance(d_, bool)) or isinstance(d_, str)
+                for d_ in shape)):
+            raise ValueError(f"malformed shape {shape!r:.80}")
         return ValueType(
             d.get("kind", "tensor"),
             d.get("dtype"),

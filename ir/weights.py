@@ -81,18 +81,27 @@ def load_safetensors(path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         header = json.loads(mm[8:8 + n])
     except ValueError:
         raise ModelLoadError(f"{path}: not a safetensors file") from None
+    if not isinstance(header, dict):
+        raise ModelLoadError(f"{path}: not a safetensors file")
     meta = header.pop("__metadata__", {}) or {}
+    if not isinstance(meta, dict):
+        raise ModelLoadError(f"{path}: malformed safetensors metadata")
     base = 8 + n
     out: dict[str, np.ndarray] = {}
     for key, info in header.items():
-        begin, end = info["data_offsets"]
-        if base + end > size:
+        try:
+            begin, end = (int(v) for v in info["data_offsets"])
+            real = meta.get(f"dtype:{key}")
+            name = real or dtypes.SAFETENSORS_TO_NAME[info["dtype"]]
+            dt = dtypes.to_numpy(name)
+            shape = [int(d) for d in info["shape"]] if real is None else None
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelLoadError(f"{path}: malformed entry for tensor '{key}' ({type(e).__name__}: {e})") from None
+        if not 0 <= begin <= end or base + end > size:
             raise ModelLoadError(f"{path}: truncated data for tensor '{key}'")
-        real = meta.get(f"dtype:{key}")
-        name = real or dtypes.SAFETENSORS_TO_NAME[info["dtype"]]
-        dt = dtypes.to_numpy(name)
-        shape = info["shape"] if real is None else None
         count = (end - begin) // dt.itemsize if dt.itemsize else 0
+        if shape is not None and (any(d < 0 for d in shape) or int(np.prod(shape, dtype=object)) * dt.itemsize != end - begin):
+            raise ModelLoadError(f"{path}: tensor '{key}' has {end - begin} bytes for shape {shape}")
         arr = np.frombuffer(mm, dtype=dt, count=count, offset=base + begin) if count else np.zeros(0, dt)
         out[key] = arr.reshape(shape) if shape is not None else arr
     return out, meta

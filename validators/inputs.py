@@ -28,6 +28,7 @@ SHAPE_SLOTS = {("Reshape", 1), ("Expand", 1), ("ConstantOfShape", 0), ("Tile", 1
                ("Slice", 3), ("Slice", 4), ("Resize", 2), ("Resize", 3), ("Range", 0), ("Range", 1), ("Range", 2),
                ("OneHot", 1), ("TopK", 1), ("Pad", 1), ("Unsqueeze", 1), ("Squeeze", 1), ("Split", 1)}
 _MASK = re.compile(r"mask", re.I)
+MAX_ELEMENTS = 1 << 28  # per generated input (1 GiB of float32): a larger one is a shape mistake
 _LENGTH = re.compile(r"(^|_)(len|lens|length|lengths|seq_len|sequence_length)s?$", re.I)
 
 
@@ -95,6 +96,13 @@ def generate(graph: Graph, *, seed: int = 0, samples: int = 2, dims: dict[str, i
         if vt.shape is None:
             raise InputError(f"input '{name}' has an unknown rank; give its shape (--input-shape) or data (--inputs)")
         shape = resolve_shape(vt.shape, dims)
+        elements = 1
+        for d in shape:
+            elements *= d
+        if any(d < 0 for d in shape) or elements > MAX_ELEMENTS:
+            raise InputError(f"input '{name}' would have shape {shape} ({elements:,} elements), more than the parity"
+                             f" check generates ({MAX_ELEMENTS:,})", hint="give smaller symbolic dims (--dim NAME=V)"
+                             " or the inputs as data (--inputs data.npz)")
         role, bound = _role(graph, name, vt.dtype)
         if role == "shape":
             raise InputError(f"input '{name}' is read as a shape; give inputs as data (--inputs data.npz)")
@@ -105,7 +113,7 @@ def generate(graph: Graph, *, seed: int = 0, samples: int = 2, dims: dict[str, i
         rng = np.random.default_rng(seed + s)
         batch = []
         for dtype, shape, role, bound in plans:
-            batch.append(_make(rng, dtype, shape, role, bound))
+            batch.append(np.asarray(_make(rng, dtype, shape, role, bound)))
         batches.append(batch)
     return batches, specs, dims
 
@@ -113,9 +121,9 @@ def generate(graph: Graph, *, seed: int = 0, samples: int = 2, dims: dict[str, i
 def _make(rng, dtype: str, shape, role: str, bound: int | None) -> np.ndarray:
     if role == "string":
         words = np.array(["alpha", "beta", "gamma", "delta"], dtype=object)
-        return rng.choice(words, size=shape)
+        return np.asarray(rng.choice(words, size=shape), dtype=object)
     if role == "bool":
-        return rng.random(shape) < 0.5
+        return np.asarray(rng.random(shape) < 0.5)
     npd = dtypes.to_numpy(dtype)
     if role == "index":
         return rng.integers(0, max(bound, 1), size=shape).astype(npd)
