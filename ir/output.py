@@ -270,6 +270,10 @@ def check(path, kind: str, *, force: bool = False, sources: Iterable[str] = ()) 
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         raise InputError(f"{path}: a part of the path is a file, not a folder")
+    try:  # can we create things there? (a probe, removed at once)
+        os.rmdir(_mkdir_staging(parent))
+    except OSError as e:
+        raise os_error(path, e) from None
 
 
 def claim(path, kind: str, *, force: bool = False, sources: Iterable[str] = ()) -> Output:

@@ -322,11 +322,13 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except click.UsageError as e:
         command = e.ctx.command_path if e.ctx is not None else "mmconvert"
-        _err.print(f"[red]error:[/] {_text(e.format_message())} (see '{_text(command)} --help')", markup=True,
+        _err.print(f"[red]error:[/] {_text(' '.join(e.format_message().split()))} (see '{_text(command)} --help')",
+                   markup=True,
                    highlight=False, soft_wrap=True)
         code = EXIT_BAD_INPUT
     except click.ClickException as e:
-        _err.print(f"[red]error:[/] {_text(e.format_message())}", markup=True, highlight=False, soft_wrap=True)
+        _err.print(f"[red]error:[/] {_text(' '.join(e.format_message().split()))}", markup=True, highlight=False,
+                   soft_wrap=True)
         code = e.exit_code
     except MMConvertError as e:
         _err.print(f"[red]error:[/] {_text(e)}", markup=True, highlight=False, soft_wrap=True)
