@@ -28,23 +28,24 @@ import signal
 import stat
 from typing import Iterable, Iterator
 
-from .errors import InputError, MMConvertError
+from .errors import InputError
 
 STAGING_PREFIX = ".mmconvert-tmp-"
 MARKER_FILES = ("manifest.json", "graph.json")  # an mmconvert artifact or IR folder holds one
 PRODUCER = "mmconvert"
 
 
-class Interrupted(MMConvertError):
-    """SIGINT or SIGTERM arrived: work was stopped and nothing partial was left behind."""
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: work was stopped and nothing partial was left behind.
 
-    exit_code = 130
+    A BaseException (like KeyboardInterrupt), so that no ``except Exception`` on the way
+    turns it into an ordinary error; every ``finally`` and ``with claim(...)`` still runs."""
 
     def __init__(self, signum: int):
-        name = signal.Signals(signum).name
-        super().__init__(f"interrupted by {name}: nothing was written")
         self.signum = signum
         self.exit_code = 128 + signum
+        self.message = f"interrupted by {signal.Signals(signum).name}: nothing was written"
+        super().__init__(self.message)
 
 
 def _umask() -> int:

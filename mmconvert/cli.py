@@ -312,7 +312,7 @@ def _human(n: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ir.output import signals_as_exceptions
+    from ir.output import Interrupted, signals_as_exceptions
 
     try:
         with signals_as_exceptions():
@@ -332,6 +332,9 @@ def main(argv: list[str] | None = None) -> None:
         code = e.exit_code
     except MMConvertError as e:
         _err.print(f"[red]error:[/] {_text(e)}", markup=True, highlight=False, soft_wrap=True)
+        code = e.exit_code
+    except Interrupted as e:
+        _err.print(f"[red]error:[/] {_text(e.message)}", markup=True, highlight=False, soft_wrap=True)
         code = e.exit_code
     except KeyboardInterrupt:
         code = 130
