@@ -31,6 +31,7 @@ from ir.graph import Graph
 from ir.onnx_proto import graph_from_proto
 from ir.onnx_wire import MODEL_GRAPH, WireError, iter_fields, strip_raw_data
 from ir.opset import CANONICAL_OPSET, check_opsets
+from ir.sandbox import run_isolated
 
 NAME = "onnx"
 REQUIRES = None
@@ -101,6 +102,8 @@ def resolve_external(base_dir: str, location: str, what: str) -> str:
     """The path of an external data file, by ONNX's rule: ``location`` is relative to the
     model's folder and stays inside it (no absolute path, no ``..``, no link leading out),
     and names a regular file.  Anything else is refused (exit 2)."""
+    if not isinstance(location, str):
+        raise ModelLoadError(f"{what}: external data location is not UTF-8 text")
     if not location:
         raise ModelLoadError(f"{what} is external but names no file")
     if "\0" in location:
@@ -241,8 +244,18 @@ class _Reader:
                 model = inliner.inline_local_functions(model)
             except Exception as e:  # noqa: BLE001 - onnx's inliner raises its own types
                 raise ModelLoadError(f"{self.path}: its local functions cannot be inlined: {str(e)[:300]}") from None
+        # our own structural and schema checks come first: ONNX's C++ shape inference is not
+        # hardened against malformed graphs (a cycle through an ai.onnx.ml node crashes it)
+        graph = self._graph(model, opsets)
         if infer:
-            model = _infer(model)
+            inferred = _infer(model)
+            if inferred is not model:
+                graph = self._graph(inferred, opsets)
+        if model.training_info:
+            warnings.warn("training_info in the ONNX model is dropped", stacklevel=2)
+        return graph
+
+    def _graph(self, model: onnx.ModelProto, opsets: dict[str, int]) -> Graph:
         graph = graph_from_proto(model.graph, self.array, self.lifted)
         graph.opset_imports = dict(opsets)
         graph.opset_imports.setdefault("", CANONICAL_OPSET)  # no default-domain import: no default-domain ops
@@ -259,8 +272,6 @@ class _Reader:
             "doc_string": model.doc_string,
             "metadata_props": {p.key: p.value for p in model.metadata_props},
         }
-        if model.training_info:
-            warnings.warn("training_info in the ONNX model is dropped", stacklevel=2)
         graph.validate()
         return graph
 
@@ -270,8 +281,20 @@ def _count(t: onnx.TensorProto) -> int:
 
 
 def _infer(model: onnx.ModelProto) -> onnx.ModelProto:
-    """ONNX shape inference, best effort: a model it cannot type is kept as it is."""
-    try:
-        return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
-    except Exception:  # noqa: BLE001
-        return model
+    """ONNX shape inference, best effort and isolated (``ir.sandbox``): with data propagation
+    first, then without; a model it cannot type is kept as it is."""
+    memory = (2 << 30) + 8 * model.ByteSize()  # ample for any real model's skeleton
+    for data_prop in (True, False):
+        def step(prop=data_prop) -> bytes:
+            return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False,
+                                                     data_prop=prop).SerializeToString()
+
+        data = run_isolated(step, memory=memory, timeout=60)
+        if data is not None:
+            inferred = onnx.ModelProto()
+            try:
+                inferred.ParseFromString(data)
+            except Exception:  # noqa: BLE001
+                continue
+            return inferred
+    return model

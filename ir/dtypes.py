@@ -5,6 +5,12 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper
 
+from .errors import GraphValidationError
+
+
+class UnknownDTypeError(GraphValidationError, ValueError):
+    """An element type no ONNX release defines (a typed error, and still a ValueError)."""
+
 _ONNX_TO_NAME = {
     TensorProto.FLOAT: "float32",
     TensorProto.DOUBLE: "float64",
@@ -49,8 +55,8 @@ def from_onnx(elem_type: int) -> str | None:
         return None
     try:
         return _ONNX_TO_NAME[elem_type]
-    except KeyError:
-        raise ValueError(f"unknown ONNX element type {elem_type}") from None
+    except (KeyError, TypeError):
+        raise UnknownDTypeError(f"unknown ONNX element type {elem_type}") from None
 
 
 def to_onnx(name: str | None) -> int:
@@ -58,8 +64,8 @@ def to_onnx(name: str | None) -> int:
         return TensorProto.UNDEFINED
     try:
         return _NAME_TO_ONNX[name]
-    except KeyError:
-        raise ValueError(f"unknown element type '{name}'") from None
+    except (KeyError, TypeError):
+        raise UnknownDTypeError(f"unknown element type '{name}'") from None
 
 
 def to_numpy(name: str) -> np.dtype:

@@ -28,10 +28,36 @@ TensorReader = Callable[[onnx.TensorProto], np.ndarray]
 
 
 # ------------------------------------------------------------------ reading
+MAX_DIM = 1 << 40  # no real tensor has a dim this large; ONNX's shape inference would try to use it
+
+
+def _check_dims(dims, what: str) -> None:
+    for d in dims:
+        if d > MAX_DIM or d < -1:
+            raise GraphValidationError(f"{what} has an impossible dim {d}")
+
+
+def _names(values, what: str) -> list[str]:
+    """Names from a proto, which must be text (protobuf hands invalid UTF-8 over as bytes)."""
+    out = list(values)
+    for v in out:
+        if not isinstance(v, str):
+            raise GraphValidationError(f"a {what} name is not UTF-8 text: {v!r:.60}")
+    return out
+
+
 def graph_from_proto(gp: onnx.GraphProto, read_tensor: TensorReader,
                      initializers: dict[int, np.ndarray] | None = None) -> Graph:
     """An IR graph from ``gp``; ``initializers`` gives arrays already read for some of its
     initializers (by index), ``read_tensor`` reads every other tensor."""
+    _names([gp.name], "graph")
+    for t in gp.initializer:
+        _check_dims(t.dims, f"initializer '{t.name}'")
+    _names([vi.name for vi in (*gp.input, *gp.output, *gp.value_info)], "value")
+    _names([t.name for t in gp.initializer], "initializer")
+    for np_ in gp.node:
+        _names([np_.name, np_.op_type, np_.domain, *(a.name for a in np_.attribute)], "node, op, domain or attribute")
+        _names([*np_.input, *np_.output], "tensor")
     g = Graph(gp.name or "main")
     g.doc_string = gp.doc_string
     for vi in gp.input:
@@ -134,7 +160,16 @@ def value_type(tp: onnx.TypeProto) -> ValueType | None:
         tt = getattr(tp, which)
         shape = None
         if tt.HasField("shape"):
-            shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim)
+            dims = []
+            for d in tt.shape.dim:
+                if d.HasField("dim_value"):
+                    _check_dims([d.dim_value], "a value")
+                    dims.append(d.dim_value if d.dim_value >= 0 else None)  # -1: an exporter's "unknown"
+                elif not isinstance(d.dim_param, str):
+                    raise ValueError(f"a symbolic dim name is not UTF-8 text: {d.dim_param!r:.40}")
+                else:
+                    dims.append(d.dim_param or None)
+            shape = tuple(dims)
         return ValueType("tensor" if which == "tensor_type" else "sparse_tensor", dtypes.from_onnx(tt.elem_type), shape)
     if which == "sequence_type":
         return ValueType("sequence", elem=value_type(tp.sequence_type.elem_type))

@@ -46,8 +46,9 @@ def check_opsets(opset_imports: dict[str, int]) -> None:
     from .errors import GraphValidationError, UnsupportedError
 
     for domain, version in opset_imports.items():
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise GraphValidationError(f"opset import of domain '{domain}' has version {version!r}")
+        if not isinstance(domain, str) or not isinstance(version, int) or isinstance(version, bool) \
+                or not 1 <= version < 2**31:
+            raise GraphValidationError(f"opset import of domain {domain!r} has version {version!r}")
     newest = onnx.defs.onnx_opset_version()
     version = opset_imports.get("", opset_imports.get("ai.onnx"))
     if version is not None and version > newest:

@@ -106,3 +106,45 @@ def _range(lo: int, hi: int) -> str:
         return str(lo)
     return f"{lo} or more" if hi >= 2**31 - 1 else f"{lo} to {hi}"
 
+
+
+def onnx_verdict(node: Node, opset_imports: dict[str, int], type_of, const_of) -> str | None:
+    """What ONNX itself says is wrong with ``node`` (its checker and strict shape inference,
+    on a one-node model with the inputs' known types and constant values), or None when
+    ONNX accepts it.  Used to tell an invalid model (a user error) from a backend bug when
+    a handler fails."""
+    import onnx
+
+    from .onnx_proto import node_proto, tensor_proto, type_proto
+
+    try:
+        n = node_proto(node)
+        inputs, inits = [], []
+        for t in dict.fromkeys(x for x in node.inputs if x):
+            c = const_of(t)
+            if c is not None and c.dtype != object:
+                inits.append(tensor_proto(t, np.asarray(c)))
+                continue
+            vt = type_of(t)
+            vi = onnx.ValueInfoProto(name=t)
+            if vt is not None:
+                vi.type.CopyFrom(type_proto(vt))
+            inputs.append(vi)
+        outputs = [onnx.ValueInfoProto(name=o) for o in node.outputs if o]
+        g = onnx.helper.make_graph([n], "verdict", inputs, outputs, inits)
+        imports = [onnx.helper.make_opsetid(d, v) for d, v in opset_imports.items()]
+        model = onnx.helper.make_model(g, opset_imports=imports)
+        onnx.checker.check_node(n, _checker_context(opset_imports))
+        onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    except Exception as e:  # noqa: BLE001 - ONNX's own verdict, whatever its exception type
+        return " ".join(str(e).split())[:500] or type(e).__name__
+    return None
+
+
+def _checker_context(opset_imports: dict[str, int]):
+    import onnx
+
+    ctx = onnx.checker.C.CheckerContext()
+    ctx.ir_version = onnx.IR_VERSION
+    ctx.opset_imports = {("" if d == "ai.onnx" else d): v for d, v in opset_imports.items()}
+    return ctx

@@ -29,12 +29,13 @@ from typing import Any, Callable
 import numpy as np
 
 from ir import dtypes
-from ir.errors import UnsupportedError, UnsupportedOpsError
+from ir.errors import GraphValidationError, MMConvertError, UnsupportedError, UnsupportedOpsError
 from ir.graph import Graph
 from ir.node import Node
 from ir.opset import CANONICAL_OPSET, is_default_domain
 from ir.output import PRODUCER
 from ir.passes.fold import evaluate_node
+from ir.schema import onnx_verdict
 from ir.weights import save_safetensors
 
 from .namespace import Namespace, docstring, lit
@@ -278,7 +279,17 @@ class Scope:
         handler = self.cg.dialect.registry.lookup(node.op_type, domain, version)
         if handler is None:  # preflight makes this unreachable
             raise UnsupportedOpsError(self.cg.dialect.target, {(domain, node.op_type): [node.name]})
-        handler(NodeCtx(self, node))
+        try:
+            handler(NodeCtx(self, node))
+        except MMConvertError:
+            raise
+        except Exception:
+            # a handler that fails on a node ONNX itself rejects was given an invalid model
+            # (a user error, exit 2); on a node ONNX accepts, it is our bug (exit 4)
+            verdict = onnx_verdict(node, self.cg.graph.opset_imports, self.type_of, self.const_of)
+            if verdict is None:
+                raise
+            raise GraphValidationError(f"{node.op_type} is not valid ONNX: {verdict}", node=node.name) from None
         for o in node.outputs:
             if o and o not in self.vals:
                 raise EmitError(f"handler for {node.op_type} did not produce '{o}'")
@@ -326,6 +337,15 @@ class NodeCtx:
         if isinstance(v, bytes):
             v = v.decode("utf-8", "replace")
         return v
+
+    def choice(self, name: str, default: str, allowed) -> str:
+        """A string attribute that ONNX limits to ``allowed`` values (another value is an
+        invalid model: GraphValidationError)."""
+        value = self.attr(name, default)
+        if value not in allowed:
+            raise GraphValidationError(f"{self.node.op_type} attribute {name}={value!r} is not one of"
+                                       f" {', '.join(map(repr, allowed))}", node=self.node.name)
+        return value
 
     def has(self, i: int) -> bool:
         return i < len(self.node.inputs) and bool(self.node.inputs[i])

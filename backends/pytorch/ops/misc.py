@@ -82,10 +82,10 @@ def dyn_quantize(c: NodeCtx) -> None:
 def grid_sample(c: NodeCtx) -> None:
     if c.rank(0) not in (4, 5):
         c.fail("GridSample is emitted for 4-D and 5-D inputs")
-    mode = c.attr("mode", "linear")
-    mode = {"linear": "bilinear", "cubic": "bicubic", "bilinear": "bilinear", "bicubic": "bicubic",
-            "nearest": "nearest"}[mode]
-    c.out(f"F.grid_sample({c.x(0)}, {c.x(1)}, mode={mode!r}, padding_mode={c.attr('padding_mode', 'zeros')!r}, "
+    modes = {"linear": "bilinear", "cubic": "bicubic", "bilinear": "bilinear", "bicubic": "bicubic", "nearest": "nearest"}
+    mode = modes[c.choice("mode", "linear", modes)]
+    padding = c.choice("padding_mode", "zeros", ("zeros", "border", "reflection"))
+    c.out(f"F.grid_sample({c.x(0)}, {c.x(1)}, mode={mode!r}, padding_mode={padding!r}, "
           f"align_corners={bool(c.attr('align_corners', 0))})")
 
 
