@@ -7,7 +7,7 @@ from .emitter import emit, generate, missing_ops, preflight, supported_ops
 
 REQUIRES = "torch"
 OUTPUT = "folder"
-PASSES: tuple[str, ...] = ("remove_dead_nodes", "remove_unused_initializers")
+PASSES: tuple[str, ...] = ("remove_dead_nodes", "remove_unused_initializers", "fold_constants")
 
 
 def save(graph, output, *, force: bool = False, **options):
