@@ -57,6 +57,9 @@ def build(path: str, layers: int, dim: int) -> int:
                               [helper.make_tensor_value_info(prev, TensorProto.FLOAT, ["batch", dim])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     total = sum(t.ByteSize() for t in inits)
+    for stale in (path, path + ".data"):  # onnx appends to an existing external data file
+        if os.path.exists(stale):
+            os.unlink(stale)
     if total < (2 << 30) - (64 << 20):
         onnx.save(model, path)
         return os.path.getsize(path)

@@ -28,7 +28,7 @@ from onnx import numpy_helper
 from ir import dtypes
 from ir.errors import InputError, ModelLoadError
 from ir.graph import Graph
-from ir.onnx_proto import graph_from_proto
+from ir.onnx_proto import graph_from_proto, info_text
 from ir.onnx_wire import MODEL_GRAPH, WireError, iter_fields, strip_raw_data
 from ir.opset import CANONICAL_OPSET, check_opsets
 from ir.sandbox import run_isolated
@@ -265,12 +265,12 @@ class _Reader:
             "source_format": "onnx",
             "source_opset": opsets.get("", None),
             "ir_version": model.ir_version,
-            "producer_name": model.producer_name,
-            "producer_version": model.producer_version,
-            "domain": model.domain,
+            "producer_name": info_text(model.producer_name),
+            "producer_version": info_text(model.producer_version),
+            "domain": info_text(model.domain),
             "model_version": model.model_version,
-            "doc_string": model.doc_string,
-            "metadata_props": {p.key: p.value for p in model.metadata_props},
+            "doc_string": info_text(model.doc_string),
+            "metadata_props": {info_text(p.key): info_text(p.value) for p in model.metadata_props},
         }
         graph.validate()
         return graph

@@ -59,7 +59,7 @@ def graph_from_proto(gp: onnx.GraphProto, read_tensor: TensorReader,
         _names([np_.name, np_.op_type, np_.domain, *(a.name for a in np_.attribute)], "node, op, domain or attribute")
         _names([*np_.input, *np_.output], "tensor")
     g = Graph(gp.name or "main")
-    g.doc_string = gp.doc_string
+    g.doc_string = info_text(gp.doc_string)
     for vi in gp.input:
         g.inputs.append(vi.name)
         _value(g, vi)
@@ -74,8 +74,8 @@ def graph_from_proto(gp: onnx.GraphProto, read_tensor: TensorReader,
         g.initializers[st.values.name] = _dense(st, read_tensor)
     for np_ in gp.node:
         node = Node(name=np_.name, op_type=np_.op_type, inputs=list(np_.input), outputs=list(np_.output),
-                    domain="" if np_.domain == "ai.onnx" else np_.domain, doc_string=np_.doc_string,
-                    metadata={p.key: p.value for p in getattr(np_, "metadata_props", [])})
+                    domain="" if np_.domain == "ai.onnx" else np_.domain, doc_string=info_text(np_.doc_string),
+                    metadata={info_text(p.key): info_text(p.value) for p in getattr(np_, "metadata_props", [])})
         for a in np_.attribute:
             if a.ref_attr_name:
                 raise GraphValidationError(f"attribute '{a.name}' refers to a function attribute", node=np_.name)
@@ -120,6 +120,12 @@ def _attr_value(a: onnx.AttributeProto, kind: str, read_tensor: TensorReader) ->
     return onnx.helper.get_attribute_value(a)
 
 
+def info_text(v) -> str:
+    """An informational string from a proto (doc string, producer, metadata): text, with
+    invalid UTF-8 replaced (protobuf hands it over as bytes)."""
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+
+
 def _text(s: bytes):
     try:
         return s.decode("utf-8")
@@ -129,7 +135,7 @@ def _text(s: bytes):
 
 def _value(g: Graph, vi: onnx.ValueInfoProto) -> None:
     if vi.doc_string:
-        g.value_docs[vi.name] = vi.doc_string
+        g.value_docs[vi.name] = info_text(vi.doc_string)
     if vi.HasField("type"):
         try:
             vt = value_type(vi.type)

@@ -24,17 +24,27 @@ _CHUNK = 64 << 20
 
 
 def write_array(f: BinaryIO, array: np.ndarray) -> None:
-    """Write an array's bytes in C order, little endian, in chunks (no full copy)."""
+    """Write an array's bytes in C order, little endian, in chunks of at most 64 MB: a view
+    (a transposed weight, a memory-mapped slice) is never copied whole."""
     if array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("<"))
-    flat = array.reshape(-1) if array.flags.c_contiguous else None
-    if flat is None:
-        for i in range(array.shape[0]):
-            write_array(f, array[i])
+    if array.flags.c_contiguous:
+        raw = array.reshape(-1).view(np.uint8)
+        for start in range(0, raw.size, _CHUNK):
+            f.write(memoryview(raw[start:start + _CHUNK]))
         return
-    raw = flat.view(np.uint8)
-    for start in range(0, raw.size, _CHUNK):
-        f.write(memoryview(raw[start:start + _CHUNK]))
+    if array.ndim == 0 or array.shape[0] == 0:
+        f.write(memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8)))
+        return
+    row = array.nbytes // array.shape[0]
+    step = max(1, _CHUNK // max(row, 1))
+    for start in range(0, array.shape[0], step):
+        block = array[start:start + step]
+        if row > _CHUNK and block.ndim > 1:
+            for sub in block:
+                write_array(f, sub)
+        else:
+            f.write(memoryview(np.ascontiguousarray(block).reshape(-1).view(np.uint8)))
 
 
 def save_safetensors(path: str, arrays: Iterable[tuple[str, np.ndarray]], metadata: dict[str, str] | None = None) -> None:

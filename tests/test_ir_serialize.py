@@ -114,3 +114,17 @@ def test_the_comparison_catches_a_flipped_bit_and_a_changed_attribute():
     node.attrs[key] = list(node.attrs[key]) + [1]
     with pytest.raises(AssertionError):
         _assert_same(g, other)
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 26])
+def test_views_are_written_in_bounded_chunks(monkeypatch, chunk):
+    import io
+
+    from ir import weights
+
+    monkeypatch.setattr(weights, "_CHUNK", chunk)
+    base = np.arange(4 * 6 * 5, dtype=np.float32).reshape(4, 6, 5)
+    for a in (base, base.transpose(2, 0, 1), base[:, ::2], base.T[1:], np.float32(2) * np.ones(())):
+        f = io.BytesIO()
+        weights.write_array(f, a)
+        assert f.getvalue() == np.ascontiguousarray(a).tobytes()

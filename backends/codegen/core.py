@@ -84,12 +84,12 @@ class Dialect:
         return set()
 
     def runtime(self):
-        """The module holding helper functions (``sources(names)``, ``DEPENDS``)."""
+        """The helper functions (a ``backends.codegen.helpers.HelperSource``), or None."""
         return None
 
     def helper_names(self) -> set[str]:
         rt = self.runtime()
-        return set() if rt is None else {n for n in dir(rt) if not n.startswith("__")}
+        return set() if rt is None else rt.names
 
     def fusions(self, graph: Graph, const_of) -> tuple[dict[str, Fused], set[str]]:
         return {}, set()
@@ -145,7 +145,7 @@ class Codegen:
 
     def helper(self, name: str) -> str:
         rt = self.dialect.runtime()
-        for dep in getattr(rt, "DEPENDS", {}).get(name, ()):
+        for dep in rt.DEPENDS.get(name, ()):
             self.helper(dep)
         if name not in self.helpers:
             self.helpers.append(name)
@@ -155,7 +155,7 @@ class Codegen:
         key = id(array)
         if key in self.const_exprs:
             return self.const_exprs[key]
-        arr = np.require(array, requirements="C")
+        arr = np.asarray(array)  # views stay views: the weights writer streams any layout
         dt = dtypes.of_array(arr)
         if dt not in self.dialect.dtypes:
             raise EmitError(f"constant '{base}' has dtype {dt}, which {self.dialect.target} cannot hold")
@@ -170,7 +170,7 @@ class Codegen:
         self.init_lines.append(f"self.{name} = {ctor}")
         for pname, arr in params.items():
             if arr is not None:
-                self.state[f"{name}.{pname}"] = np.require(arr, requirements="C")
+                self.state[f"{name}.{pname}"] = np.asarray(arr)
                 self.const_exprs[id(arr)] = f"self.{name}.{pname}"
         return f"self.{name}"
 

@@ -14,11 +14,14 @@ Shape arithmetic on symbolic dims is kept as Python ints/lists (``x.shape[0]``),
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from backends import EmitResult
 from backends.codegen import core
 from backends.codegen.core import Codegen, Dialect, EmitError, NodeCtx, Val  # noqa: F401 - used by ops/
+from backends.codegen.helpers import HelperSource
 from backends.codegen.namespace import identifier as sanitize  # noqa: F401 - used by ops/
 from backends.codegen.namespace import lit  # noqa: F401 - used by ops/
 from ir import dtypes
@@ -37,6 +40,19 @@ TORCH_DTYPE = {
 }
 # statically known constants up to this many elements are written inline as literals
 INLINE_MAX = 16
+# the public names of torch.nn.Module (methods and the `training` flag): no submodule or
+# buffer may take one (a test checks the installed torch adds none); kept as text so that
+# generating code never imports torch
+MODULE_API = frozenset("""
+T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double dump_patches
+eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half ipu load_state_dict
+modules mtia named_buffers named_children named_modules named_parameters parameters register_backward_hook
+register_buffer register_forward_hook register_forward_pre_hook register_full_backward_hook
+register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook
+register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
+set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu zero_grad
+""".split())
+_RUNTIME = HelperSource(os.path.join(os.path.dirname(os.path.abspath(__file__)), "runtime.py"))
 
 
 class TorchDialect(Dialect):
@@ -46,14 +62,10 @@ class TorchDialect(Dialect):
     module_names = ("math", "os", "torch", "nn", "F", "load_file", "Model", "load_model", "_as_tensor", "_as_tensors")
 
     def attr_reserved(self) -> set[str]:
-        import torch
-
-        return {n for n in dir(torch.nn.Module)} | {"T_destination"}
+        return set(MODULE_API)
 
     def runtime(self):
-        from . import runtime
-
-        return runtime
+        return _RUNTIME
 
     def fusions(self, graph: Graph, const_of):
         from . import fusion

@@ -4,12 +4,12 @@ An op whose ONNX semantics have no one-line PyTorch spelling (asymmetric ceil-mo
 pooling, GatherND, ONNX Resize coordinate modes ...) is emitted as a call to one of
 these functions; the emitter copies the source of each helper it uses (and of the
 helpers that one calls, see ``DEPENDS``) into ``model.py``, so the artifact never
-imports mmconvert.  Every helper is plain torch code that ``torch.export`` can trace.
+imports mmconvert.  The emitter reads this file as text (``backends.codegen.helpers``):
+generating code does not import torch.  Every helper is plain torch code that ``torch.export`` can trace.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import torch
@@ -25,14 +25,6 @@ DEPENDS: dict[str, tuple[str, ...]] = {
     "quantize_linear": ("quant_params",),
     "dequantize_linear": ("quant_params",),
 }
-
-
-def sources(names: list[str]) -> str:
-    """The source text of the helpers ``names``, in a stable order."""
-    out = []
-    for name in sorted(set(names), key=list(globals()).index):
-        out.append(inspect.getsource(globals()[name]))
-    return "\n\n".join(out)
 
 
 # ----------------------------------------------------------------- padding / pooling

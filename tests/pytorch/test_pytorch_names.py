@@ -66,3 +66,24 @@ def test_namespace_policy():
     for g, reserved in zip(got[4:8], ("class", "None", "zip", "Model")):
         assert g != reserved
     assert identifier("x²") == "x2" and identifier("1st").startswith("v_") and identifier("ü") == "ü"
+
+
+def test_the_module_api_list_covers_the_installed_torch():
+    import torch
+
+    from backends.pytorch.emitter import MODULE_API
+
+    public = {n for n in dir(torch.nn.Module) if not n.startswith("_")} | set(vars(torch.nn.Module()))
+    assert {n for n in public if not n.startswith("_")} <= MODULE_API
+
+
+def test_generating_code_does_not_import_torch(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys, mmconvert; mmconvert.convert(sys.argv[1], sys.argv[2], to='pytorch', validate=False);"
+            "print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code, conformance.light_models()[0], str(tmp_path / "out")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"

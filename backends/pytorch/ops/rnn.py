@@ -10,7 +10,7 @@ _DEFAULT_ACTS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid"
 
 def _recurrent(c: NodeCtx) -> None:
     kind = c.node.op_type
-    direction = c.attr("direction", "forward")
+    direction = c.choice("direction", "forward", ("forward", "reverse", "bidirectional"))
     dirs = 2 if direction == "bidirectional" else 1
     names = c.attr("activations") or _DEFAULT_ACTS[kind] * dirs
     names = [n.decode() if isinstance(n, bytes) else n for n in names]
@@ -32,7 +32,13 @@ def _recurrent(c: NodeCtx) -> None:
     slots = {"RNN": [0, 1, 2, 3, 4, 5, None, None], "GRU": [0, 1, 2, 3, 4, 5, None, None],
              "LSTM": [0, 1, 2, 3, 4, 5, 6, 7]}[kind]
     args = [c.x(i) if i is not None and c.has(i) else "None" for i in slots]
-    hidden = int(c.attr("hidden_size"))
+    hidden = c.attr("hidden_size")
+    if hidden is None:  # optional in the schema: R is [directions, gates * hidden, hidden]
+        r_shape = c.shape(2)
+        if r_shape is None or not isinstance(r_shape[-1], int):
+            c.fail("no hidden_size and no static shape of R to read it from")
+        hidden = r_shape[-1]
+    hidden = int(hidden)
     clip = c.attr("clip")
     expr = (f"{h}({kind!r}, {', '.join(args)}, {hidden}, {direction!r}, [{', '.join(acts)}], "
             f"{lit(float(clip)) if clip is not None else 'None'}, {int(c.attr('linear_before_reset', 0))}, "
