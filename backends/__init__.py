@@ -20,11 +20,10 @@ dialect and ``ops/`` files.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ir.errors import InputError, UnsupportedError
+from ir.plugins import load_plugin
 
 TARGETS = ("onnx", "pytorch", "tensorflow")
 
@@ -39,14 +38,7 @@ class EmitResult:
 
 def get_backend(target: str):
     """The backend package for ``target``."""
-    if target not in TARGETS:
-        raise InputError(f"unknown target '{target}' (choose from {', '.join(TARGETS)})")
-    try:
-        return importlib.import_module(f"backends.{target}")
-    except ModuleNotFoundError as e:
-        if e.name == f"backends.{target}":
-            raise UnsupportedError(f"the {target} backend is not available in this version yet") from None
-        raise InputError(f"the {target} backend needs '{e.name}': pip install 'mmconvert[{target}]'") from None
+    return load_plugin(f"backends.{target}", target, TARGETS, "target")
 
 
 def save(backend, graph, output, *, force: bool = False, sources=(), **options) -> EmitResult:

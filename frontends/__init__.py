@@ -17,10 +17,10 @@ Detection asks the frontends in :data:`FRONTENDS` order.
 
 from __future__ import annotations
 
-import importlib
 import os
 
-from ir.errors import InputError, UnsupportedError
+from ir.errors import InputError
+from ir.plugins import load_plugin
 
 FRONTENDS = ("onnx", "ir", "pytorch", "tensorflow")
 # when no frontend recognizes a file's content, its suffix names the frontend whose loader
@@ -31,14 +31,7 @@ SUFFIXES = {".onnx": "onnx", ".pt2": "pytorch", ".pt": "pytorch", ".pth": "pytor
 
 def get_frontend(name: str):
     """The frontend module for ``name``."""
-    if name not in FRONTENDS:
-        raise InputError(f"unknown framework '{name}' (choose from {', '.join(FRONTENDS)})")
-    try:
-        return importlib.import_module(f"frontends.{name}")
-    except ModuleNotFoundError as e:
-        if e.name == f"frontends.{name}":
-            raise UnsupportedError(f"the {name} frontend is not available in this version yet") from None
-        raise InputError(f"the {name} frontend needs '{e.name}': pip install 'mmconvert[{name}]'") from None
+    return load_plugin(f"frontends.{name}", name, FRONTENDS, "framework")
 
 
 def detect(source) -> str:

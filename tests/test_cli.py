@@ -116,3 +116,16 @@ def test_ir_folder_is_a_source_too(tmp_path):
     r = run("convert", str(tmp_path / "ir"), "--to", "onnx", "-o", str(tmp_path / "m.onnx"))
     assert r.returncode == 0, r.stderr
     assert "PASS" in r.stdout  # parity against the IR written out as ONNX
+
+
+def test_verbose_lists_the_pipeline(tmp_path):
+    pytest.importorskip("torch")
+    r = run("convert", EXAMPLE, "--to", "pytorch", "-o", str(tmp_path / "pt"), "--no-validate", "--verbose")
+    assert r.returncode == 0, r.stderr
+    for name in ("normalize", "remove_dead_nodes", "remove_unused_initializers", "fold_constants"):
+        assert f"pass {name}:" in r.stdout
+    r = run("convert", EXAMPLE, "--to", "onnx", "-o", str(tmp_path / "m.onnx"), "--no-validate", "--json")
+    passes = [p["pass"] for p in json.loads(r.stdout)["passes"]]
+    assert passes == ["normalize"]  # the onnx target keeps the source's structure
+    r = run("convert", EXAMPLE, "--to", "onnx", "-o", str(tmp_path / "o.onnx"), "--no-validate", "--json", "--optimize")
+    assert "fold_constants" in [p["pass"] for p in json.loads(r.stdout)["passes"]]

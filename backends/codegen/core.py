@@ -34,15 +34,13 @@ from ir.graph import Graph
 from ir.node import Node
 from ir.opset import CANONICAL_OPSET, is_default_domain
 from ir.output import PRODUCER
-from ir.passes.fold import evaluate_node
+from ir.passes.fold import fold_node
 from ir.schema import onnx_verdict
 from ir.weights import save_safetensors
 
 from .namespace import Namespace, docstring, lit
 from .registry import OpRegistry
 
-# constant folding at emit time: only when the result stays this small
-FOLD_MAX = 1 << 16
 MANIFEST_VERSION = 1
 
 
@@ -544,35 +542,16 @@ def try_fold(scope: Scope, node: Node) -> bool:
     """Evaluate ``node`` now when all its inputs are known (shapes count when static)."""
     if not is_default_domain(node.domain) or node.op_type not in _FOLDABLE or any(True for _ in node.subgraphs()):
         return False
-    if node.op_type in ("Shape", "Size"):
-        vt = scope.type_of(node.inputs[0])
-        c = scope.const_of(node.inputs[0])
-        shape = tuple(c.shape) if c is not None else (vt.shape if vt is not None else None)
-        if shape is None or not all(isinstance(d, int) for d in shape):
-            return False
-        if node.op_type == "Size":
-            value = np.array(int(np.prod(shape)), dtype=np.int64)
-        else:
-            start, end = node.attrs.get("start", 0), node.attrs.get("end", None)
-            value = np.array(shape[start:end] if end is not None else shape[start:], dtype=np.int64)
-        scope.vals[node.outputs[0]] = Val("", "tensor", value)
-        return True
-    consts = []
-    for t in node.inputs:
-        if not t:
-            consts.append(None)
-            continue
+
+    def shape_of(t: str):
         c = scope.const_of(t)
-        if c is None or c.dtype == object:
-            return False
-        consts.append(c)
-    if any(c is not None and c.size > FOLD_MAX for c in consts):
-        return False
-    try:
-        outs = evaluate_node(node, consts)
-    except Exception:  # noqa: BLE001 - not foldable here; emit it as code
-        return False
-    if any(o.size > FOLD_MAX for o in outs):
+        if c is not None:
+            return tuple(c.shape)
+        vt = scope.type_of(t)
+        return None if vt is None or vt.shape is None else tuple(vt.shape)
+
+    outs = fold_node(node, scope.const_of, shape_of, scope.cg.graph.opset_imports)
+    if outs is None:
         return False
     for t, o in zip(node.outputs, outs):
         if t:

@@ -20,6 +20,21 @@ NO_FOLD = frozenset({
 })
 
 
+def _single_node_model(node: Node, consts: list, opset_imports: dict[str, int]):
+    import onnx
+
+    from ..onnx_proto import attribute_proto, tensor_proto
+
+    names = [f"i{k}" if c is not None else "" for k, c in enumerate(consts)]
+    outs = [f"o{k}" for k in range(len(node.outputs))]
+    n = onnx.helper.make_node(node.op_type, names, outs, domain=node.domain)
+    n.attribute.extend(attribute_proto(k, node.attr_types[k], v) for k, v in sorted(node.attrs.items()))
+    inits = [tensor_proto(nm, np.asarray(c)) for nm, c in zip(names, consts) if nm]
+    g = onnx.helper.make_graph([n], "fold", [], [onnx.ValueInfoProto(name=o) for o in outs], inits)
+    imports = [onnx.helper.make_opsetid(d, v) for d, v in opset_imports.items()]
+    return onnx.helper.make_model(g, opset_imports=imports), names
+
+
 def evaluate_node(node: Node, consts: list) -> list[np.ndarray]:
     """Run one node on constant inputs (``None`` for an omitted input) with ONNX's reference evaluator."""
     import onnx
@@ -35,6 +50,31 @@ def evaluate_node(node: Node, consts: list) -> list[np.ndarray]:
     return [np.asarray(o) for o in ev.run(None, feeds)]
 
 
+def output_elements(node: Node, consts: list, opset_imports: dict[str, int]) -> int | None:
+    """How many elements the node's outputs would have, from ONNX shape inference on the
+    node alone with its constant inputs (None when that is not known): checked before
+    evaluating, so that folding never allocates what a hostile model asks for."""
+    import onnx
+
+    try:
+        model, _ = _single_node_model(node, consts, opset_imports)
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=False)
+    except Exception:  # noqa: BLE001 - ONNX cannot tell: do not fold
+        return None
+    total = 0
+    for vi in inferred.graph.output:
+        tt = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type") or not tt.HasField("shape"):
+            return None
+        n = 1
+        for d in tt.shape.dim:
+            if not d.HasField("dim_value") or d.dim_value < 0:
+                return None
+            n *= d.dim_value
+        total += n
+    return total
+
+
 def static_shape(graph: Graph, tensor: str):
     c = graph.constant(tensor)
     if c is not None:
@@ -45,10 +85,14 @@ def static_shape(graph: Graph, tensor: str):
     return tuple(vt.shape)
 
 
-def _fold_one(graph: Graph, node: Node) -> list[np.ndarray] | None:
+def fold_node(node: Node, const_of, shape_of, opset_imports: dict[str, int]) -> list[np.ndarray] | None:
+    """The values of ``node``'s outputs if they can be known now, else None: ``Shape``/``Size``
+    of a static shape, or any node whose inputs are all constants of at most ``FOLD_MAX``
+    elements and whose outputs have at most ``FOLD_MAX`` (checked before evaluating).
+    ``const_of(tensor)`` gives a constant's value, ``shape_of(tensor)`` a static shape."""
     if node.op_type in ("Shape", "Size"):
-        shape = static_shape(graph, node.inputs[0])
-        if shape is None:
+        shape = shape_of(node.inputs[0])
+        if shape is None or not all(isinstance(d, int) for d in shape):
             return None
         if node.op_type == "Size":
             return [np.array(int(np.prod(shape, dtype=np.int64)), dtype=np.int64)]
@@ -59,17 +103,20 @@ def _fold_one(graph: Graph, node: Node) -> list[np.ndarray] | None:
         if not t:
             consts.append(None)
             continue
-        c = graph.constant(t)
+        c = const_of(t)
         if c is None or c.dtype == object or c.size > FOLD_MAX:
             return None
         consts.append(c)
     if not any(c is not None for c in consts):
         return None
+    size = output_elements(node, consts, opset_imports)
+    if size is None or size > FOLD_MAX:
+        return None
     try:
         outs = evaluate_node(node, consts)
     except Exception:  # noqa: BLE001 - the reference evaluator cannot run it: leave it
         return None
-    if len(outs) != len([o for o in node.outputs]) or any(o.dtype == object or o.size > FOLD_MAX for o in outs):
+    if len(outs) != len(node.outputs) or any(o.dtype == object or o.size > FOLD_MAX for o in outs):
         return None
     return outs
 
@@ -84,7 +131,7 @@ def fold_constants(graph: Graph) -> int:
             continue
         if any(o in graph.outputs for o in node.outputs):
             continue  # a graph output stays computed by a node
-        outs = _fold_one(graph, node)
+        outs = fold_node(node, graph.constant, lambda t: static_shape(graph, t), graph.opset_imports)
         if outs is None:
             continue
         graph.remove_node(node.name)

@@ -45,9 +45,10 @@ def _staging(folder):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_leaves_no_output_and_no_temporary_files(tmp_path, big_model, sig):
     interrupted = 0
-    for delay in (0.8, 1.6, 2.4, 3.2):
+    for delay in (0.0, 0.3, 1.0, 2.0):  # after the work has begun: while emitting, writing, validating
         out = tmp_path / f"out_{delay}"
         proc = _start(big_model, out)
+        _wait_for_staging(tmp_path, proc)
         time.sleep(delay)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
@@ -62,13 +63,17 @@ def test_a_signal_leaves_no_output_and_no_temporary_files(tmp_path, big_model, s
     assert interrupted >= 2
 
 
+def _wait_for_staging(folder, proc):
+    deadline = time.time() + 120
+    while not _staging(folder) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert _staging(folder), "the conversion never staged anything"
+
+
 def test_after_sigkill_the_next_run_cleans_up(tmp_path, big_model):
     out = tmp_path / "out"
     proc = _start(big_model, out)
-    deadline = time.time() + 60
-    while not _staging(tmp_path) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert _staging(tmp_path), "the conversion never staged anything"
+    _wait_for_staging(tmp_path, proc)
     proc.kill()
     proc.wait()
     assert _staging(tmp_path) and not out.exists()  # what a SIGKILL leaves
