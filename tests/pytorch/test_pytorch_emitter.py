@@ -69,7 +69,7 @@ def test_artifact_contract_and_readable_code(tmp_path):
     assert "F.relu(" in src and "nn.Linear(256, 5, bias=False)" in src
     assert "del " in src  # values are released after their last use
     keys = set(model.state_dict())
-    assert {"layer1_conv.weight", "layer1_conv.bias", "fc.weight"} <= keys
+    assert {"layer1.conv.weight", "layer1.conv.bias", "fc.weight"} <= keys  # the source's dotted names
     assert not model.training
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["outputs"] == ["y"] and "x" in manifest["inputs"]
