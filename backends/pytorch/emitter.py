@@ -97,6 +97,13 @@ class TorchDialect(Dialect):
         (cg.state if persistent else cg.constants)[node.key] = array
         return node.expr
 
+    def _tie(self, cg: Codegen) -> None:
+        """A tied parameter's other names (``encoder.embed_tokens.weight`` beside ``shared.weight``)
+        are parameters too, holding the same values, so the source's state dict loads."""
+        for alias, key in (cg.graph.metadata.get("state_aliases") or {}).items():
+            if key in cg.state and alias not in cg.state and alias in cg.source_state:
+                self.place_constant(cg, cg.state[key], alias)
+
     def store_constant(self, cg: Codegen, array: np.ndarray, attr: str) -> str:
         dt = TORCH_DTYPE[dtypes.of_array(array)]
         cg.init_lines.append(f"self.register_buffer({attr!r}, torch.empty({tuple(array.shape)!r}, dtype={dt}))")
@@ -107,6 +114,7 @@ class TorchDialect(Dialect):
         lines = list(body)
         lines.append(f"return {', '.join(rets)}")
         body_text = "\n".join("        " + ln if ln else "" for ln in lines)
+        self._tie(cg)
         tree = getattr(cg, "module_tree", None)
         init_lines = (tree.lines() if tree is not None else []) + cg.init_lines
         init = "\n".join("        " + ln for ln in init_lines)

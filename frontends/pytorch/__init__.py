@@ -89,9 +89,10 @@ def load(source, *, capture: str = "auto", **options):
                 raise UnsupportedError(f"{src.description}: {e}", hint="try capture='auto' (torch.onnx)") from None
             route_reason = str(e)
     graph = None
+    state, params, aliases = _state(src, program)
     if program is not None:
         try:
-            graph = _native(program, src, names)
+            graph = _native(program, src, names, aliases)
         except Unmapped as e:
             if capture == "native":
                 raise UnsupportedError(f"{src.description}: {e}", hint="try capture='auto' (torch.onnx)") from None
@@ -103,9 +104,8 @@ def load(source, *, capture: str = "auto", **options):
                                   route_reason or f"capture='{capture}'")
     else:
         graph.metadata["pytorch_route"] = {"path": "native", "capture": how}
-    state, params = _state_keys(src, program)
     graph.metadata.update({"source_format": "pytorch", "producer_name": "torch", "producer_version": torch.__version__,
-                           "state_dict": state, "parameters": params})
+                           "state_dict": state, "parameters": params, "state_aliases": aliases})
     graph.source_files = tuple(src.files)
     graph.validate()
     _SOURCES[graph] = src
@@ -117,23 +117,38 @@ def source_of(graph):
     return _SOURCES.get(graph)
 
 
-def _native(program, src, names):
+def _native(program, src, names, aliases):
     from .decompose import prepare
     from .translate import Translator
 
     program = prepare(program)
-    return Translator(program, dim_names=src.dim_names, output_names=names).run()
+    return Translator(program, dim_names=src.dim_names, output_names=names, aliases=aliases).run()
 
 
-def _state_keys(src, program) -> tuple[list[str], list[str]]:
-    """The keys of the source's ``state_dict`` (what an emitted PyTorch model must accept) and
-    the names of its parameters."""
+def _state(src, program) -> tuple[list[str], list[str], dict[str, str]]:
+    """The keys of the source's ``state_dict`` (what an emitted PyTorch model must accept), the
+    names of its parameters, and its tied tensors: every other name of a tensor -> the name
+    the module lists first (``encoder.embed_tokens.weight`` -> ``shared.weight``)."""
     module = src.module
     try:
         if module is not None and hasattr(module, "state_dict"):
-            return list(module.state_dict().keys()), [n for n, _ in module.named_parameters()]
-        if program is not None:
-            return list(program.state_dict.keys()), list(program.graph_signature.inputs_to_parameters.values())
+            tensors = module.state_dict(keep_vars=True)
+            params = [n for n, _ in module.named_parameters()]
+        elif program is not None:
+            tensors = dict(program.state_dict)
+            params = list(dict.fromkeys(program.graph_signature.inputs_to_parameters.values()))
+        else:
+            return [], [], {}
     except Exception:  # noqa: BLE001 - a module whose state_dict raises: no state contract
-        pass
-    return [], []
+        return [], [], {}
+    first: dict[tuple, str] = {}
+    aliases: dict[str, str] = {}
+    for key, t in tensors.items():
+        if not hasattr(t, "untyped_storage") or t.numel() == 0:
+            continue
+        ident = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride()), t.dtype)
+        if ident in first:
+            aliases[key] = first[ident]
+        else:
+            first[ident] = key
+    return list(tensors), params, aliases

@@ -284,12 +284,10 @@ def _torch_dynamic_shapes(dynamic_shapes, names, dim_names, src: Source):
     """``dynamic_shapes`` in torch.export's form (names become shared ``Dim`` objects)."""
     if not dim_names and not dynamic_shapes:
         return None
-    dims: dict[str, Any] = {}
-
     def dim(label):
-        if label not in dims:
-            dims[label] = torch.export.Dim(label)
-        return dims[label]
+        # a named dim is dynamic with the range and equalities torch infers from the model
+        # (max_position_embeddings bounds a sequence; inputs sharing "batch" are found equal)
+        return torch.export.Dim.DYNAMIC
 
     if dynamic_shapes and not _only_names(dynamic_shapes):
         return dynamic_shapes  # torch.export's own form: passed as it is

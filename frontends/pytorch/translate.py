@@ -46,7 +46,7 @@ _NO_OPS = {"aten._assert_tensor_metadata.default", "aten._assert_scalar.default"
 
 class Translator:
     def __init__(self, ep, *, dim_names: dict[str, dict[int, str]] | None = None,
-                 output_names: list[str] | None = None, state_keys: set[str] | None = None):
+                 output_names: list[str] | None = None, aliases: dict[str, str] | None = None):
         self.ep = ep
         self.g = Graph("main")
         self.g.opset_imports = {"": CANONICAL_OPSET}
@@ -60,7 +60,8 @@ class Translator:
         self.scalar_cache: dict[tuple, str] = {}
         self.shape_cache: dict[str, str] = {}
         self.param_owner: dict[str, str] = {}  # placeholder name -> FQN of a parameter/buffer
-        self.state_keys = state_keys
+        self.aliases = aliases or {}  # a tied parameter's other names -> the name the module lists first
+        self.by_target: dict[str, str] = {}
         self.module_outputs: dict[Any, str] = {}
         self.out_names: dict[Any, str] = {}
 
@@ -265,7 +266,10 @@ class Translator:
             if spec.kind in (InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR):
                 target = spec.target
                 tensor = state[target] if target in state else constants[target]
-                name = self.add_initializer(target, to_numpy(tensor))
+                target = self.aliases.get(target, target)
+                name = self.by_target.get(target)
+                if name is None:
+                    name = self.by_target[target] = self.add_initializer(target, to_numpy(tensor))
                 self.param_owner[fx.name] = name
                 self.env[fx] = name
             elif spec.kind == InputKind.TOKEN:
@@ -422,8 +426,8 @@ class Call:
         return self.t.sym_value(d.node.expr)
 
     def shape_tensor(self, dims: list, like: str | None = None, like_dims: list | None = None) -> str:
-        """A 1-D int64 tensor of ``dims`` (ints or SymInts).  With ``like`` (a tensor whose dims
-        are ``like_dims``), a leading dim equal to the same dim of ``like`` is written 0
+        """A 1-D int64 tensor of ``dims`` (ints or SymInts).  For a Reshape of ``like`` (a tensor
+        whose dims are ``like_dims``), a leading dim equal to the same dim of ``like`` is written 0
         (Reshape copies it) and one remaining symbolic dim -1, so no size is computed."""
         dims = list(dims)
         out: list = []
@@ -436,7 +440,7 @@ class Call:
                 out.append(d)
         symbolic = [i for i, v in enumerate(out) if not isinstance(v, int)]
         literal_zero = any(isinstance(d, int) and d == 0 for d in dims)
-        if len(symbolic) == 1 and -1 not in out and not literal_zero:
+        if like is not None and len(symbolic) == 1 and -1 not in out and not literal_zero:
             out[symbolic[0]] = -1  # Reshape infers the one unknown dim
             symbolic = []
         if not symbolic:

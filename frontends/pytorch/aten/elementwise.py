@@ -132,14 +132,19 @@ def compare(c):
     return c.out(_COMPARE[kind], [a, b])
 
 
-@aten("logical_and.default", "logical_or.default", "logical_xor.default", "bitwise_and.Tensor", "bitwise_or.Tensor",
-      "bitwise_xor.Tensor", "bitwise_and.Scalar", "bitwise_or.Scalar", "bitwise_xor.Scalar")
+_LOGIC = {"and": ("And", "BitwiseAnd"), "or": ("Or", "BitwiseOr"), "xor": ("Xor", "BitwiseXor")}
+
+
+@aten(*[f"{kind}_{name}.{o}" for kind in ("logical", "bitwise") for name in _LOGIC for o in ("Tensor", "Scalar", "default")
+        if not (kind == "logical" and o != "default") and not (kind == "bitwise" and o == "default")],
+      *[f"__{name}__.{o}" for name in _LOGIC for o in ("Tensor", "Scalar")])
 def logical(c):
-    name = c.key.split(".")[1].split("_")[1]
+    name = c.key.split(".")[1].strip("_").split("_")[-1]
+    logic, bitwise = _LOGIC[name]
     dt = c.out_dtype()
-    if c.key.startswith("aten.bitwise") and dt != "bool":
-        return _binary(c, {"and": "BitwiseAnd", "or": "BitwiseOr", "xor": "BitwiseXor"}[name], c["self"], c["other"])
-    return c.out({"and": "And", "or": "Or", "xor": "Xor"}[name], [c.x(c["self"], "bool"), c.x(c["other"], "bool")])
+    if dt != "bool":
+        return _binary(c, bitwise, c["self"], c["other"])
+    return c.out(logic, [c.x(c["self"], "bool"), c.x(c["other"], "bool")])
 
 
 @aten("logical_not.default", "bitwise_not.default")

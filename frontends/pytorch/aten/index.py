@@ -24,7 +24,7 @@ def gather(c):
     return c.out("GatherElements", [c.x(x), c.x(c["index"])], axis=axis(c["dim"], c.rank(x)))
 
 
-@aten("index.Tensor")
+@aten("index.Tensor", "_unsafe_index.Tensor")
 def index(c):
     x = c["self"]
     idx = list(c["indices"])
@@ -34,13 +34,36 @@ def index(c):
     if len(used) == 1:
         return c.out("Gather", [c.x(x), c.x(idx[used[0]])], axis=used[0])
     if used == list(range(len(used))):
+        # leading index tensors: broadcast them together, stack the coordinates, GatherND
         shapes = [c.shape(idx[i]) for i in used]
-        if all(len(s) == len(shapes[0]) and all(_eq(a, b) for a, b in zip(s, shapes[0])) for s in shapes):
-            r = len(shapes[0])
-            parts = [c.op("Unsqueeze", [c.x(idx[i], "int64"), c.ints([r])]) for i in used]
-            stacked = c.op("Concat", parts, axis=r)
-            return c.out("GatherND", [c.x(x), stacked])
-    unmapped(c, "advanced indexing with several index tensors")
+        dims = _broadcast(shapes)
+        if dims is None:
+            unmapped(c, "index tensors whose broadcast shape is unknown")
+        r = len(dims)
+        parts = []
+        for i, shp in zip(used, shapes):
+            t = c.x(idx[i], "int64")
+            if len(shp) != r or not all(_eq(a, b) for a, b in zip(shp, dims)):
+                t = c.op("Expand", [t, c.shape_tensor(dims)], _type=c.vtype("int64", dims))
+            parts.append(c.op("Unsqueeze", [t, c.ints([r])], _type=c.vtype("int64", [*dims, 1])))
+        stacked = c.op("Concat", parts, axis=r, _type=c.vtype("int64", [*dims, len(parts)]))
+        return c.out("GatherND", [c.x(x), stacked])
+    unmapped(c, "advanced indexing with index tensors after a slice")
+
+
+def _broadcast(shapes: list[list]) -> list | None:
+    r = max(len(s) for s in shapes)
+    out = []
+    for k in range(r):
+        col = [s[k - r + len(s)] for s in shapes if k - r + len(s) >= 0]
+        big = [d for d in col if not (isinstance(d, int) and d == 1) and not (not isinstance(d, int) and d.node.expr == 1)]
+        if not big:
+            out.append(1)
+        elif all(_eq(d, big[0]) for d in big):
+            out.append(big[0])
+        else:
+            return None
+    return out
 
 
 def _eq(a, b) -> bool:
