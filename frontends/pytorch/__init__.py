@@ -101,7 +101,7 @@ def load(source, *, capture: str = "auto", **options):
         if capture == "torchscript":
             src.kind = "torchscript" if src.module is not None else src.kind
         graph = fallback.via_onnx(src, program if capture != "torchscript" else None, names,
-                                  route_reason or f"capture='{capture}'")
+                                  _short(route_reason) or f"capture='{capture}' was asked for")
     else:
         graph.metadata["pytorch_route"] = {"path": "native", "capture": how}
     graph.metadata.update({"source_format": "pytorch", "producer_name": "torch", "producer_version": torch.__version__,
@@ -110,6 +110,11 @@ def load(source, *, capture: str = "auto", **options):
     graph.validate()
     _SOURCES[graph] = src
     return graph
+
+
+def _short(text: str) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if len(first) <= 160 else first[:157] + "..."
 
 
 def source_of(graph):

@@ -10,6 +10,8 @@ usual remedies); anything else is left to the torch.onnx route.
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import re
 import warnings
 
@@ -25,6 +27,20 @@ _DATA_DEPENDENT = ("data-dependent", "GuardOnDataDependentSymNode", "data depend
 
 class CaptureFailed(Exception):
     """torch.export could not capture the model for a reason another exporter may avoid."""
+
+
+@contextlib.contextmanager
+def quiet():
+    """torch's own warnings and log records off while it tries (a failure is explained once, by us)."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    sink = io.StringIO()  # torch prints the failing graph on some errors
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
 
 
 @contextlib.contextmanager
@@ -48,8 +64,7 @@ def export(src: Source):
         return src.program, "given as an ExportedProgram"
     module = src.module
     errors = []
-    with eval_mode(module), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with eval_mode(module), quiet():
         for strict in (False, True):
             try:
                 ep = torch.export.export(module, src.args, src.kwargs, dynamic_shapes=src.dynamic_shapes, strict=strict)
@@ -86,8 +101,7 @@ def _run_eagerly(src: Source):
     if src.module is None:
         return None
     try:
-        with eval_mode(src.module), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with eval_mode(src.module), torch.no_grad(), quiet():
             src.module(*src.args, **src.kwargs)
     except Exception as e:  # noqa: BLE001 - the user's model raised
         return e
@@ -133,8 +147,7 @@ def from_torchscript(src: Source):
     try:
         from torch._export.converter import TS2EPConverter
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet():
             program = TS2EPConverter(src.module, src.args, src.kwargs or None).convert()
     except Exception as e:  # noqa: BLE001 - the converter is experimental and raises anything
         raise CaptureFailed(f"TorchScript -> torch.export conversion failed: {type(e).__name__}: {_first_line(e)}") \
@@ -145,17 +158,28 @@ def from_torchscript(src: Source):
 def output_names(program) -> list[str]:
     """Names for the program's flat outputs from their place in the returned structure:
     ``last_hidden_state`` for a field, ``output_0`` for a tuple item, ``output`` alone."""
+    spec = program.call_spec.out_spec
+    if spec is None:
+        n = len(program.graph_signature.user_outputs)
+        return [f"output_{i}" for i in range(n)] if n > 1 else ["output"]
+    return output_names_of(spec)
+
+
+def output_names_of(spec, tensors_only: list | None = None) -> list[str]:
+    """Names for the leaves of the pytree ``spec`` (with ``tensors_only``, the leaf values: only
+    the tensors among them are named, as only they become outputs)."""
     from torch.utils import _pytree as pytree
 
-    spec = program.call_spec.out_spec
-    n = spec.num_leaves if spec is not None else len(program.graph_signature.user_outputs)
+    n = spec.num_leaves
     try:
         tree = pytree.tree_unflatten(list(range(n)), spec)
         leaves = pytree.tree_flatten_with_path(tree)[0]
     except Exception:  # noqa: BLE001 - a container type that cannot hold ints
         return [f"output_{i}" for i in range(n)] if n > 1 else ["output"]
     names = []
-    for path, _ in leaves:
+    for i, (path, _) in enumerate(leaves):
+        if tensors_only is not None and not isinstance(tensors_only[i], torch.Tensor):
+            continue
         parts = []
         for k in path:
             for attr in ("key", "name", "idx"):
@@ -169,5 +193,5 @@ def output_names(program) -> list[str]:
             name = f"output_{name}"
         names.append(name)
     if len(set(names)) != len(names):
-        return [f"output_{i}" for i in range(n)]
+        return [f"output_{i}" for i in range(len(names))]
     return names

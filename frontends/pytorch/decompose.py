@@ -10,8 +10,6 @@ one node and the weight untransposed).
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 
 from .aten import HANDLERS, target_key
@@ -46,6 +44,7 @@ def prepare(program):
     for op in list(table.keys()):
         if target_key(op) in HANDLERS:
             del table[op]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    from .capture import quiet
+
+    with quiet():
         return program.run_decompositions(table)

@@ -48,18 +48,16 @@ class SourceRunner:
             t = to_torch(value)
             flat[slot] = t.to(example.dtype) if t.dtype != example.dtype else t
         args, kwargs = pytree.tree_unflatten(flat, self._spec)
-        training = self.model.training if isinstance(self.model, torch.nn.Module) else False
+        from frontends.pytorch.capture import eval_mode
+
         try:
-            if isinstance(self.model, torch.nn.Module):
-                self.model.eval()
-            with torch.no_grad():
+            # a user's module runs in eval mode (its training flags restored after); a program's
+            # module is already an inference graph
+            with eval_mode(self.src.module), torch.no_grad():
                 return self.model(*args, **kwargs)
         except Exception as e:  # noqa: BLE001 - the user's model raised
             raise InputError(f"{self.path}: the model failed on these inputs: {type(e).__name__}: "
                              f"{str(e).splitlines()[0] if str(e) else ''}") from None
-        finally:
-            if training and isinstance(self.model, torch.nn.Module):
-                self.model.train()
 
     def run(self, inputs: list) -> list:
         out = self._call(inputs)
