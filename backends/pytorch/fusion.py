@@ -245,7 +245,11 @@ def _linear(m: _Matcher, mm: Node, fused, skip) -> None:
     if last is not mm:
         skip.add(mm.name)
 
-    def emit(c, x=x, w=w, bias=bias, base=base):
+    def emit(c, x=x, w=w, bias=bias, base=base, wname=wname):
+        # a tied weight (an output layer sharing the embedding's) belongs to this layer too
+        aliases = c.cg.graph.metadata.get("state_aliases") or {}
+        if aliases.get(f"{c.node.name}.weight") == wname:
+            base = c.node.name
         extra = "" if w.dtype == np.float32 else f", dtype=torch.{w.dtype.name}"
         ctor = f"nn.Linear({w.shape[1]}, {w.shape[0]}{'' if bias is not None else ', bias=False'}{extra})"
         mod = c.module(ctor, {"weight": w, "bias": bias}, base=base)
