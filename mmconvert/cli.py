@@ -60,40 +60,47 @@ class _Source(click.ParamType):
 SOURCE = _Source()
 
 
+def _named(value: str, option: str, form: str) -> tuple[str, str]:
+    """``NAME:REST`` split at its last colon (a name may hold colons, a value does not)."""
+    name, sep, rest = value.rpartition(":")
+    if not sep or not name or not rest:
+        raise click.BadParameter(f"'{value}' is not {form}", param_hint=option)
+    return name, rest
+
+
 def _parse_dtypes(values: tuple[str, ...]) -> dict[str, str]:
-    dtypes = {}
-    for value in values:
-        name, sep, dtype = value.rpartition(":")
-        if not sep or not name or not dtype:
-            raise click.BadParameter(f"'{value}' is not NAME:DTYPE (e.g. input_ids:int64)", param_hint="--input-dtype")
-        dtypes[name] = dtype
-    return dtypes
+    return dict(_named(v, "--input-dtype", "NAME:DTYPE (e.g. input_ids:int64)") for v in values)
 
 
 def _parse_dynamic(values: tuple[str, ...]) -> dict[str, dict[int, str]]:
+    form = "NAME:AXIS=DIM[,AXIS=DIM] (e.g. input_ids:0=batch,1=seq)"
     dynamic: dict[str, dict[int, str]] = {}
     for value in values:
-        name, sep, spec = value.rpartition(":")
-        axes = {}
+        name, spec = _named(value, "--dynamic", form)
         for item in spec.split(","):
             axis, eq, label = item.partition("=")
             if not eq or not axis.strip().isdigit() or not label.strip().isidentifier():
-                raise click.BadParameter(f"'{value}' is not NAME:AXIS=DIM[,AXIS=DIM] (e.g. input_ids:0=batch,1=seq)",
-                                         param_hint="--dynamic")
-            axes[int(axis)] = label.strip()
-        if not sep or not name:
-            raise click.BadParameter(f"'{value}' is not NAME:AXIS=DIM (e.g. input_ids:0=batch,1=seq)",
-                                     param_hint="--dynamic")
-        dynamic.setdefault(name, {}).update(axes)
+                raise click.BadParameter(f"'{value}' is not {form}", param_hint="--dynamic")
+            dynamic.setdefault(name, {})[int(axis)] = label.strip()
     return dynamic
+
+
+def _source_options(input_shapes, input_dtypes, dynamic) -> dict:
+    """The load options a source takes from --input-shape, --input-dtype and --dynamic."""
+    options: dict = {}
+    if input_shapes:
+        options["input_shapes"] = _parse_shapes(input_shapes)
+    if input_dtypes:
+        options["input_dtypes"] = _parse_dtypes(input_dtypes)
+    if dynamic:
+        options["dynamic_shapes"] = _parse_dynamic(dynamic)
+    return options
 
 
 def _parse_shapes(values: tuple[str, ...]) -> dict[str, list]:
     shapes = {}
     for value in values:
-        name, sep, dims = value.rpartition(":")
-        if not sep or not name or not dims:
-            raise click.BadParameter(f"'{value}' is not NAME:DIMS (e.g. input:1,3,224,224)", param_hint="--input-shape")
+        name, dims = _named(value, "--input-shape", "NAME:DIMS (e.g. input:1,3,224,224)")
         shapes[name] = [int(d) if d.lstrip("-").isdigit() else d for d in dims.split(",")]
     return shapes
 
@@ -165,12 +172,7 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
     options = {"force": force, "optimize": optimize}
     if opset is not None:
         options["opset"] = opset
-    if input_shapes:
-        options["input_shapes"] = _parse_shapes(input_shapes)
-    if input_dtypes:
-        options["input_dtypes"] = _parse_dtypes(input_dtypes)
-    if dynamic:
-        options["dynamic_shapes"] = _parse_dynamic(dynamic)
+    options.update(_source_options(input_shapes, input_dtypes, dynamic))
     if not no_validate:
         options.update(_parity_options(atol, rtol, dims))
     with _status(f"converting {source} -> {to} ..."):
@@ -252,12 +254,7 @@ def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, 
         raise click.UsageError("--isolated only applies with --per-layer")
     options = _parity_options(atol, rtol, dims)
     options.update(samples=samples, seed=seed, per_layer=per_layer, mode="isolated" if isolated else "accumulated")
-    if input_shapes:
-        options["input_shapes"] = _parse_shapes(input_shapes)
-    if input_dtypes:
-        options["input_dtypes"] = _parse_dtypes(input_dtypes)
-    if dynamic:
-        options["dynamic_shapes"] = _parse_dynamic(dynamic)
+    options.update(_source_options(input_shapes, input_dtypes, dynamic))
     if data:
         options["data"] = data
     for path in (report, junit, html):
@@ -298,12 +295,7 @@ def inspect(source, framework, input_shapes, input_dtypes, as_json):
     """
     from .api import inspect as do_inspect
 
-    options = {}
-    if input_shapes:
-        options["input_shapes"] = _parse_shapes(input_shapes)
-    if input_dtypes:
-        options["input_dtypes"] = _parse_dtypes(input_dtypes)
-    info = do_inspect(source, framework, **options)
+    info = do_inspect(source, framework, **_source_options(input_shapes, input_dtypes, ()))
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return 0

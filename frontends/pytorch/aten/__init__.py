@@ -67,4 +67,4 @@ def is_mapped(op) -> bool:
     return target_key(op) in HANDLERS
 
 
-from . import activation, attention, conv, creation, elementwise, index, linalg, norm, pool, reduce, shape  # noqa: E402,F401
+from . import activation, attention, conv, creation, elementwise, index, linalg, norm, pool, reduce, resize, shape  # noqa: E402,F401,I001
