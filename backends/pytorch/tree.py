@@ -23,6 +23,7 @@ name.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import unicodedata
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ class _Node:
     init: str = ""  # the statement creating a leaf / param / buffer (rendered after its parent)
     children: dict[str, "_Node"] = field(default_factory=dict)
     ident: tuple = ()  # what a leaf holds (ctor, ids of its arrays), to reuse it for the same layer
+
+
+_BUILTINS = frozenset(dir(builtins))
 
 
 def _index(comp: str) -> bool:
@@ -70,7 +74,9 @@ class ModuleTree:
         an empty container below the root becomes a list on its first index child."""
         if comp in node.children:
             return False
-        if node is self.root and comp in self.cg.attrs:
+        # the model's own attributes are taken (a builtin's name is reserved for locals only:
+        # ``self.input`` shadows nothing)
+        if node is self.root and comp in self.cg.attrs and comp not in _BUILTINS:
             return False
         if _index(comp):
             if not module:

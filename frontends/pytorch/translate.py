@@ -301,7 +301,8 @@ class Translator:
         flat = list(out_node.args[0])
         names = self.output_names or []
         for i, v in enumerate(flat):
-            if isinstance(v, torch.fx.Node) and i < len(names) and v not in self.out_names and v.op == "call_function":
+            if isinstance(v, torch.fx.Node) and i < len(names) and v not in self.out_names and v.op == "call_function" \
+                    and names[i] not in self.used:
                 self.out_names[v] = names[i]
                 self.used.add(names[i])
 
