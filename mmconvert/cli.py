@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from ir.output import signals_as_exceptions
 
-    warnings.formatwarning = _warning  # one line, no source path
+    previous_format, warnings.formatwarning = warnings.formatwarning, _warning  # one line, no source path
 
     try:
         with signals_as_exceptions():
@@ -434,6 +434,7 @@ def main(argv: list[str] | None = None) -> None:
                        markup=True)
             _err.print(f"  {traceback.format_exc().strip().splitlines()[-1]}", markup=False)
         code = EXIT_INTERNAL
+    warnings.formatwarning = previous_format
     sys.exit(code if isinstance(code, int) else 0)
 
 
