@@ -8,6 +8,9 @@ framework without an if-chain (``--from`` choices come from :data:`FRONTENDS`):
 - ``detect(source) -> bool``: whether ``source`` (a path or an in-memory model) is this
   framework's, judged by content (a file's bytes, a folder's files, an object's type),
   cheaply and without importing a framework the source does not need;
+- ``detect_spec(text) -> bool`` (optional): whether a string that is no path names a model
+  this frontend loads (``package.module:factory`` for a PyTorch module), without importing
+  anything;
 - ``load(source, **options) -> ir.Graph``: the model as a validated graph at its own
   opset (the pipeline's ``normalize`` stage brings it to the canonical one); the paths it
   read go to ``graph.source_files`` so that no output ever replaces them.
@@ -34,11 +37,26 @@ def get_frontend(name: str):
     return load_plugin(f"frontends.{name}", name, FRONTENDS, "framework")
 
 
+def detect_spec(text: str) -> str | None:
+    """The frontend whose ``detect_spec`` claims ``text`` (a source that is not a path), or None."""
+    for name in FRONTENDS:
+        try:
+            frontend = get_frontend(name)
+        except (InputError, UnsupportedError):
+            continue
+        if getattr(frontend, "detect_spec", None) and frontend.detect_spec(text):
+            return name
+    return None
+
+
 def detect(source) -> str:
     """The name of the frontend that recognizes ``source``."""
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if not os.path.exists(path):
+            spec = detect_spec(path)
+            if spec:
+                return spec
             raise InputError(f"{path}: no such file or folder")
     for name in FRONTENDS:
         if get_frontend(name).detect(source):

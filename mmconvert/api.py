@@ -25,7 +25,7 @@ from ir.passes import PassRecord, normalize, run_pipeline
 
 _VALIDATE_OPTIONS = ("atol", "rtol", "tolerances", "seed", "samples", "dims", "data", "per_layer", "mode")
 _LOAD_OPTIONS = ("upgrade_opset", "infer_shapes", "example_inputs", "input_shapes", "dynamic_shapes",
-                 "input_dtypes", "signature")
+                 "input_dtypes", "signature", "capture")
 FRAMEWORKS = FRONTENDS
 
 
@@ -182,9 +182,10 @@ def _reference_onnx(source, graph: Graph):
         yield path
 
 
-def inspect(source, framework: str | None = None) -> dict[str, Any]:
-    """A summary of a model: ops, inputs/outputs with shapes, parameters, opset."""
-    graph = source if isinstance(source, Graph) else load(source, framework, upgrade_opset=False)
+def inspect(source, framework: str | None = None, **options) -> dict[str, Any]:
+    """A summary of a model: ops, inputs/outputs with shapes, parameters, opset (``options``:
+    the load options a source needs, e.g. ``input_shapes`` for a PyTorch module)."""
+    graph = source if isinstance(source, Graph) else load(source, framework, upgrade_opset=False, **options)
     count, size = graph.parameter_count()
 
     def describe(names):

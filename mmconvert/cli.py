@@ -43,12 +43,64 @@ def _status(message: str):
     return _err.status(message)
 
 
+class _Source(click.ParamType):
+    """An existing file or folder, or a source spec a frontend recognizes without a path
+    (``package.module:factory`` for a PyTorch module)."""
+
+    name = "source"
+
+    def convert(self, value, param, ctx):
+        from frontends import detect_spec
+
+        if os.path.exists(value) or detect_spec(value):
+            return value
+        self.fail(f"Path '{value}' does not exist (nor is it package.module:factory).", param, ctx)
+
+
+SOURCE = _Source()
+
+
+def _named(value: str, option: str, form: str) -> tuple[str, str]:
+    """``NAME:REST`` split at its last colon (a name may hold colons, a value does not)."""
+    name, sep, rest = value.rpartition(":")
+    if not sep or not name or not rest:
+        raise click.BadParameter(f"'{value}' is not {form}", param_hint=option)
+    return name, rest
+
+
+def _parse_dtypes(values: tuple[str, ...]) -> dict[str, str]:
+    return dict(_named(v, "--input-dtype", "NAME:DTYPE (e.g. input_ids:int64)") for v in values)
+
+
+def _parse_dynamic(values: tuple[str, ...]) -> dict[str, dict[int, str]]:
+    form = "NAME:AXIS=DIM[,AXIS=DIM] (e.g. input_ids:0=batch,1=seq)"
+    dynamic: dict[str, dict[int, str]] = {}
+    for value in values:
+        name, spec = _named(value, "--dynamic", form)
+        for item in spec.split(","):
+            axis, eq, label = item.partition("=")
+            if not eq or not axis.strip().isdigit() or not label.strip().isidentifier():
+                raise click.BadParameter(f"'{value}' is not {form}", param_hint="--dynamic")
+            dynamic.setdefault(name, {})[int(axis)] = label.strip()
+    return dynamic
+
+
+def _source_options(input_shapes, input_dtypes, dynamic) -> dict:
+    """The load options a source takes from --input-shape, --input-dtype and --dynamic."""
+    options: dict = {}
+    if input_shapes:
+        options["input_shapes"] = _parse_shapes(input_shapes)
+    if input_dtypes:
+        options["input_dtypes"] = _parse_dtypes(input_dtypes)
+    if dynamic:
+        options["dynamic_shapes"] = _parse_dynamic(dynamic)
+    return options
+
+
 def _parse_shapes(values: tuple[str, ...]) -> dict[str, list]:
     shapes = {}
     for value in values:
-        name, sep, dims = value.rpartition(":")
-        if not sep or not name or not dims:
-            raise click.BadParameter(f"'{value}' is not NAME:DIMS (e.g. input:1,3,224,224)", param_hint="--input-shape")
+        name, dims = _named(value, "--input-shape", "NAME:DIMS (e.g. input:1,3,224,224)")
         shapes[name] = [int(d) if d.lstrip("-").isdigit() else d for d in dims.split(",")]
     return shapes
 
@@ -70,13 +122,18 @@ def cli(quiet: bool) -> None:
 
 
 @cli.command()
-@click.argument("source", type=click.Path(exists=True, dir_okay=True))
+@click.argument("source", type=SOURCE)
 @click.option("--to", "to", type=click.Choice(TARGETS), required=True, help="Target framework.")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Output file (onnx) or folder (pytorch, tensorflow).")
 @click.option("--from", "framework", type=click.Choice(FRONTENDS), default=None,
               help="Source framework (detected from the file's content when omitted).")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:DIMS",
-              help="Shape of an input, e.g. input:1,3,224,224 (repeatable; names allowed as dims: batch,3,224,224).")
+              help="Shape of an input, e.g. input:1,3,224,224 (repeatable; names allowed as dims: batch,3,224,224)."
+                   " For a PyTorch module: the example input it is captured with, by forward() argument name.")
+@click.option("--input-dtype", "input_dtypes", multiple=True, metavar="NAME:DTYPE",
+              help="PyTorch module: dtype of an example input (default float32), e.g. input_ids:int64 (repeatable).")
+@click.option("--dynamic", "dynamic", multiple=True, metavar="NAME:AXIS=DIM",
+              help="PyTorch module: axes that stay dynamic, named, e.g. input_ids:0=batch,1=seq (repeatable).")
 @click.option("--opset", type=int, default=None, help="ONNX opset to write (default: the source's, else the canonical one).")
 @click.option("--optimize", is_flag=True, help="Run the optimizer's passes too (the onnx target keeps the source's structure otherwise).")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists (only an output mmconvert wrote).")
@@ -87,9 +144,14 @@ def cli(quiet: bool) -> None:
 @click.option("--atol", type=float, default=None, help="Parity: absolute tolerance for float outputs (default per dtype).")
 @click.option("--rtol", type=float, default=None, help="Parity: relative tolerance for float outputs (default per dtype).")
 @click.option("--dim", "dims", multiple=True, metavar="NAME=VALUE", help="Parity: value of a symbolic dim, e.g. batch=2 (repeatable).")
-def convert(source, to, output, framework, input_shapes, opset, optimize, force, no_validate, verbose, report, as_json,
-            atol, rtol, dims):
+def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, opset, optimize, force, no_validate,
+            verbose, report, as_json, atol, rtol, dims):
     """Convert SOURCE to another framework.
+
+    SOURCE is a model file or folder (.onnx, .pt2 from torch.export.save, TorchScript .pt,
+    an IR folder), or package.module:factory naming a function that returns a
+    torch.nn.Module: the module is imported (which runs its code, as any import does) and
+    the factory called with no arguments.  A PyTorch module is checked against itself.
 
     The artifact is written only after its parity check has run: an error or an
     interruption leaves nothing behind, and an existing OUT is replaced only with --force.
@@ -99,6 +161,9 @@ def convert(source, to, output, framework, input_shapes, opset, optimize, force,
       mmconvert convert model.onnx --to onnx -o model_opset17.onnx --opset 17
       mmconvert convert model.onnx --to pytorch -o model_pt/
       mmconvert convert model.onnx --to pytorch -o model_pt/ --force --verbose
+      mmconvert convert mypkg.models:make_bert --to onnx -o bert.onnx \\
+          --input-shape input_ids:2,16 --input-dtype input_ids:int64 --dynamic input_ids:0=batch,1=seq
+      mmconvert convert model.pt2 --to pytorch -o model_pt/
     """
     from .api import convert as do_convert
 
@@ -107,8 +172,7 @@ def convert(source, to, output, framework, input_shapes, opset, optimize, force,
     options = {"force": force, "optimize": optimize}
     if opset is not None:
         options["opset"] = opset
-    if input_shapes:
-        options["input_shapes"] = _parse_shapes(input_shapes)
+    options.update(_source_options(input_shapes, input_dtypes, dynamic))
     if not no_validate:
         options.update(_parity_options(atol, rtol, dims))
     with _status(f"converting {source} -> {to} ..."):
@@ -119,6 +183,9 @@ def convert(source, to, output, framework, input_shapes, opset, optimize, force,
         "passes": [r.to_dict() for r in result.passes],
         "parity": None if result.parity is None else result.parity.summary(),
     }
+    route = result.graph.metadata.get("pytorch_route")
+    if route:
+        summary["capture"] = route
     if report:
         full = dict(summary, parity=None if result.parity is None else json.loads(_render().to_json(result.parity)))
         _write(report, json.dumps(full, indent=2), force)
@@ -128,6 +195,12 @@ def convert(source, to, output, framework, input_shapes, opset, optimize, force,
         opset_txt = f" (opset {result.opset})" if result.opset else ""
         _out.print(f"[green]converted[/] {_text(source)} -> {_text(result.output)}{opset_txt}: {summary['nodes']} nodes"
                    f" in {summary['seconds']:.2f}s", markup=True)
+        if route and not _State.quiet:
+            if route["path"] == "native":
+                line = f"route: native ATen mapping (program: {route.get('capture')})"
+            else:
+                line = f"route: {route['path']} -> ONNX frontend, because {route.get('reason')}"
+            _out.print(f"  {_text(line)}", markup=False)
         if verbose:
             for r in result.passes:
                 _out.print(f"  pass {r.name}: {r.changes} change(s), {r.seconds * 1000:.0f} ms", markup=False)
@@ -137,7 +210,7 @@ def convert(source, to, output, framework, input_shapes, opset, optimize, force,
 
 
 @cli.command()
-@click.argument("reference", type=click.Path(exists=True, dir_okay=True))
+@click.argument("reference", type=SOURCE)
 @click.argument("candidate", type=click.Path(exists=True, dir_okay=True))
 @click.option("--atol", type=float, default=None, help="Absolute tolerance for float outputs (default per dtype: float32 1e-4).")
 @click.option("--rtol", type=float, default=None, help="Relative tolerance for float outputs (default per dtype: float32 1e-3).")
@@ -149,17 +222,24 @@ def convert(source, to, output, framework, input_shapes, opset, optimize, force,
 @click.option("--samples", type=click.IntRange(1, 100), default=2, show_default=True, help="Generated input samples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated inputs.")
 @click.option("--target", type=click.Choice(TARGETS), default=None, help="Candidate kind (detected when omitted).")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:DIMS",
+              help="PyTorch reference: shape of an example input it is captured with (repeatable).")
+@click.option("--input-dtype", "input_dtypes", multiple=True, metavar="NAME:DTYPE",
+              help="PyTorch reference: dtype of an example input (repeatable).")
+@click.option("--dynamic", "dynamic", multiple=True, metavar="NAME:AXIS=DIM",
+              help="PyTorch reference: axes that stay dynamic, e.g. input_ids:0=batch,1=seq (repeatable).")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the JSON report here.")
 @click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Write a JUnit XML report here.")
 @click.option("--html", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
 @click.option("--force", is_flag=True, help="Replace existing report files.")
-def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, samples, seed, target, report, junit,
-             html, as_json, force):
+def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, samples, seed, target, input_shapes,
+             input_dtypes, dynamic, report, junit, html, as_json, force):
     """Check that CANDIDATE computes what REFERENCE computes.
 
-    REFERENCE is the source model (run as ONNX on ONNX Runtime, optimizations off);
-    CANDIDATE is a converted artifact: an .onnx file or an emitted folder.
+    REFERENCE is the source model, run by its own framework (an ONNX file on ONNX Runtime,
+    optimizations off; a PyTorch module, .pt2 or .pt by PyTorch); CANDIDATE is a converted
+    artifact: an .onnx file or an emitted folder.
     Exit 0 when every output matches, 1 on a mismatch.
 
     \b
@@ -174,6 +254,7 @@ def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, 
         raise click.UsageError("--isolated only applies with --per-layer")
     options = _parity_options(atol, rtol, dims)
     options.update(samples=samples, seed=seed, per_layer=per_layer, mode="isolated" if isolated else "accumulated")
+    options.update(_source_options(input_shapes, input_dtypes, dynamic))
     if data:
         options["data"] = data
     for path in (report, junit, html):
@@ -196,11 +277,15 @@ def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, 
 
 
 @cli.command()
-@click.argument("source", type=click.Path(exists=True, dir_okay=True))
+@click.argument("source", type=SOURCE)
 @click.option("--from", "framework", type=click.Choice(FRONTENDS), default=None,
               help="Source framework (detected from the file's content when omitted).")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:DIMS",
+              help="PyTorch module: shape of an example input (repeatable).")
+@click.option("--input-dtype", "input_dtypes", multiple=True, metavar="NAME:DTYPE",
+              help="PyTorch module: dtype of an example input (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def inspect(source, framework, as_json):
+def inspect(source, framework, input_shapes, input_dtypes, as_json):
     """Show a model's inputs, outputs, ops, parameters and opset.
 
     \b
@@ -210,7 +295,7 @@ def inspect(source, framework, as_json):
     """
     from .api import inspect as do_inspect
 
-    info = do_inspect(source, framework)
+    info = do_inspect(source, framework, **_source_options(input_shapes, input_dtypes, ()))
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return 0
@@ -311,8 +396,16 @@ def _human(n: int) -> str:
     return str(n)
 
 
+def _warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> None:
+    import warnings
+
     from ir.output import Interrupted, signals_as_exceptions
+
+    previous_format, warnings.formatwarning = warnings.formatwarning, _warning  # one line, no source path
 
     try:
         with signals_as_exceptions():
@@ -346,6 +439,7 @@ def main(argv: list[str] | None = None) -> None:
                        markup=True)
             _err.print(f"  {traceback.format_exc().strip().splitlines()[-1]}", markup=False)
         code = EXIT_INTERNAL
+    warnings.formatwarning = previous_format
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -85,6 +85,16 @@ class Dialect:
         """The helper functions (a ``backends.codegen.helpers.HelperSource``), or None."""
         return None
 
+    def place_module(self, cg: "Codegen", base: str, ctor: str, params: dict) -> tuple[str, str] | None:
+        """Where a sub-object holding ``params`` goes: (its expression, its state-key prefix), after
+        declaring it; None for the default (a flat attribute named from ``base``)."""
+        return None
+
+    def place_constant(self, cg: "Codegen", array: np.ndarray, base: str) -> str | None:
+        """Declare ``array`` as a stored constant named from ``base`` wherever the dialect keeps
+        such names (e.g. a module tree); None for the default (:meth:`store_constant`)."""
+        return None
+
     def helper_names(self) -> set[str]:
         rt = self.runtime()
         return set() if rt is None else rt.names
@@ -134,6 +144,11 @@ class Codegen:
         self.const_exprs: dict[int, str] = {}  # id(array) -> expression of its stored copy
         self.manifest: dict[str, str] = {}
         self.absorbed: dict[str, tuple[str, str]] = {}  # node name -> (its output, the tensor it aliases)
+        # the source's own state (a PyTorch source lists its state_dict keys): these tensors keep
+        # their names and shapes in the artifact, and every other stored constant is not state
+        self.source_state: set[str] = set(graph.metadata.get("state_dict") or ())
+        self.source_params: set[str] = set(graph.metadata.get("parameters") or ())
+        self.constants: dict[str, np.ndarray] = {}  # stored constants that are not state (loaded apart)
 
     def ident(self, base: str) -> str:
         return self.names.create(base)
@@ -157,20 +172,30 @@ class Codegen:
         dt = dtypes.of_array(arr)
         if dt not in self.dialect.dtypes:
             raise EmitError(f"constant '{base}' has dtype {dt}, which {self.dialect.target} cannot hold")
-        expr = self.dialect.store_constant(self, arr, self.attr_name(base))
+        expr = self.dialect.place_constant(self, arr, base)
+        if expr is None:
+            expr = self.dialect.store_constant(self, arr, self.attr_name(base))
         self.const_exprs[key] = expr
         return expr
 
     def module(self, base: str, ctor: str, params: dict[str, np.ndarray | None]) -> str:
         """Declare a sub-object of the model (``self.<name> = <ctor>``) whose named parameters
-        are stored arrays; returns ``self.<name>``."""
-        name = self.attr_name(base)
-        self.init_lines.append(f"self.{name} = {ctor}")
+        are stored arrays; returns its expression (``self.<name>``, or where the dialect put it)."""
+        placed = self.dialect.place_module(self, base, ctor, params)
+        if placed is None:
+            name = self.attr_name(base)
+            self.init_lines.append(f"self.{name} = {ctor}")
+            placed = (f"self.{name}", name)
+        expr, key = placed
         for pname, arr in params.items():
             if arr is not None:
-                self.state[f"{name}.{pname}"] = np.asarray(arr)
-                self.const_exprs[id(arr)] = f"self.{name}.{pname}"
-        return f"self.{name}"
+                self.state[f"{key}.{pname}"] = np.asarray(arr)  # views stay views: streamed on write
+                self.const_exprs[id(arr)] = f"{expr}.{pname}"
+        return expr
+
+    def is_source_state(self, tensor: str) -> bool:
+        """``tensor`` is one of the source's own parameters or buffers (kept as it is)."""
+        return tensor in self.source_state and tensor in self.graph.initializers
 
 
 class Scope:
@@ -542,6 +567,8 @@ def try_fold(scope: Scope, node: Node) -> bool:
     """Evaluate ``node`` now when all its inputs are known (shapes count when static)."""
     if not is_default_domain(node.domain) or node.op_type not in _FOLDABLE or any(True for _ in node.subgraphs()):
         return False
+    if any(scope.cg.is_source_state(t) for t in node.inputs if t):
+        return False  # the source's parameters stay parameters (its state dict loads)
 
     def shape_of(t: str):
         c = scope.const_of(t)
@@ -587,6 +614,7 @@ class Module:
     source: str
     state: dict[str, np.ndarray]
     manifest: dict[str, Any] = field(default_factory=dict)
+    constants: dict[str, np.ndarray] = field(default_factory=dict)  # stored, but not state
 
 
 def generate(dialect: Dialect, graph: Graph) -> Module:
@@ -616,7 +644,7 @@ def generate(dialect: Dialect, graph: Graph) -> Module:
         "outputs": list(graph.outputs),
         "tensors": {k: v for k, v in cg.manifest.items() if not v.startswith("self.") and v != "None"},
     }
-    return Module(source, cg.state, manifest)
+    return Module(source, cg.state, manifest, cg.constants)
 
 
 def write_folder(path: str, module: Module, dialect: Dialect, extra_files: dict[str, bytes] | None = None) -> None:
@@ -627,6 +655,10 @@ def write_folder(path: str, module: Module, dialect: Dialect, extra_files: dict[
         f.write(module.source)
     save_safetensors(os.path.join(path, "weights.safetensors"), list(module.state.items()),
                      metadata=dialect.weights_metadata())
+    if module.constants:
+        files.insert(2, "constants.safetensors")
+        save_safetensors(os.path.join(path, "constants.safetensors"), list(module.constants.items()),
+                         metadata=dialect.weights_metadata())
     for name, data in (extra_files or {}).items():
         with open(os.path.join(path, name), "wb") as f:
             f.write(data)

@@ -78,6 +78,44 @@ class TorchDialect(Dialect):
     def int_list_tensor(self, expr: str) -> str:
         return f"torch.tensor({expr}, dtype=torch.int64)"
 
+    def _tree(self, cg: Codegen):
+        tree = getattr(cg, "module_tree", None)
+        if tree is None:
+            from .tree import ModuleTree
+
+            tree = cg.module_tree = ModuleTree(cg, self.attr_reserved())
+        return tree
+
+    def place_module(self, cg: Codegen, base: str, ctor: str, params: dict) -> tuple[str, str]:
+        """A layer at its dotted source path in the module tree (see ``tree.py``)."""
+        ident = (ctor, tuple(id(a) for a in params.values() if a is not None))
+        node = self._tree(cg).leaf(base, ctor, ident)
+        return node.expr, node.key
+
+    def place_constant(self, cg: Codegen, array: np.ndarray, base: str) -> str:
+        """A stored tensor at its dotted source path: an ``nn.Parameter`` for a source parameter,
+        else a buffer; not part of the state (``persistent=False``, stored in
+        ``constants.safetensors``) when the source lists its state and this is not in it."""
+        from .tree import register_buffer
+
+        dt = TORCH_DTYPE[dtypes.of_array(array)]
+        empty = f"torch.empty({tuple(array.shape)!r}, dtype={dt})"
+        persistent = not cg.source_state or base in cg.source_state
+        if base in cg.source_params and array.dtype.kind in "fc":
+            node = self._tree(cg).tensor(base, "param", lambda owner, name, expr: f"{expr} = nn.Parameter({empty})")
+        else:
+            node = self._tree(cg).tensor(
+                base, "buffer", lambda owner, name, expr: register_buffer(owner, name, empty, persistent))
+        (cg.state if persistent else cg.constants)[node.key] = array
+        return node.expr
+
+    def _tie(self, cg: Codegen) -> None:
+        """A tied parameter's other names (``encoder.embed_tokens.weight`` beside ``shared.weight``)
+        are parameters too, holding the same values, so the source's state dict loads."""
+        for alias, key in (cg.graph.metadata.get("state_aliases") or {}).items():
+            if key in cg.state and alias not in cg.state and alias in cg.source_state:
+                self.place_constant(cg, cg.state[key], alias)
+
     def store_constant(self, cg: Codegen, array: np.ndarray, attr: str) -> str:
         dt = TORCH_DTYPE[dtypes.of_array(array)]
         cg.init_lines.append(f"self.register_buffer({attr!r}, torch.empty({tuple(array.shape)!r}, dtype={dt}))")
@@ -88,7 +126,10 @@ class TorchDialect(Dialect):
         lines = list(body)
         lines.append(f"return {', '.join(rets)}")
         body_text = "\n".join("        " + ln if ln else "" for ln in lines)
-        init = "\n".join("        " + ln for ln in cg.init_lines)
+        self._tie(cg)
+        tree = getattr(cg, "module_tree", None)
+        init_lines = (tree.lines() if tree is not None else []) + cg.init_lines
+        init = "\n".join("        " + ln for ln in init_lines)
         helper_src = self.runtime().sources(cg.helpers)
         imports = ["import os", ""]
         if "math." in body_text + init + helper_src:
@@ -106,7 +147,7 @@ class TorchDialect(Dialect):
             + "\n"
             + f"    def forward(self{''.join(', ' + a for a in args)}):\n"
             + body_text + "\n")
-        parts.append(_LOADER)
+        parts.append(_LOADER.replace("{constants}", _CONSTANTS if cg.constants else ""))
         return "\n".join(parts)
 
     def format(self, source: str) -> str:
@@ -144,13 +185,20 @@ def _as_tensors(module, args):
 
 def load_model(weights=None):
     """The model with its weights loaded, in eval mode; inputs may be tensors or numpy arrays."""
-    weights = weights or os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights.safetensors")
+    folder = os.path.dirname(os.path.abspath(__file__))
+    weights = weights or os.path.join(folder, "weights.safetensors")
     with torch.device("meta"):
         model = Model()
-    model.load_state_dict(load_file(weights), assign=True)
+    model.load_state_dict(load_file(weights), assign=True){constants}
     model.register_forward_pre_hook(_as_tensors)
     return model.eval()
 '''
+
+# buffers that are not part of the state dict (constants the source computed, not stored)
+_CONSTANTS = '''
+    for name, value in load_file(os.path.join(folder, "constants.safetensors")).items():
+        owner, _, attr = name.rpartition(".")
+        setattr(model.get_submodule(owner), attr, value)'''
 
 
 def missing_ops(graph: Graph) -> dict[tuple[str, str], list[str]]:

@@ -6,6 +6,8 @@ the fused call is both more readable and faster:
 - ``Q @ K^T * scale (+ mask) -> Softmax (-> Where(IsNaN)) -> @ V``  ->  ``F.scaled_dot_product_attention``
 - ``x * Sigmoid(x)``  ->  ``F.silu(x)``
 - ``Reciprocal(Sqrt(x))``  ->  ``torch.rsqrt(x)``
+- ``MatMul(x, Transpose(W)) (+ b)``  ->  ``nn.Linear`` holding ``W`` as it is, named after it (how
+  the PyTorch frontend and torch.onnx without constant folding write a linear layer)
 
 A fusion only fires when every intermediate value has no other user (and is no graph
 output), so nothing else can observe the difference.  The fused statement is written
@@ -63,6 +65,8 @@ def find(graph: Graph, const_of) -> tuple[dict[str, Fused], set[str]]:
             continue
         if node.op_type == "MatMul":
             _attention(m, node, fused, skip)
+            if node.name not in skip and node.name not in fused:
+                _linear(m, node, fused, skip)
         elif node.op_type == "Mul":
             _silu(m, node, fused, skip)
         elif node.op_type == "Reciprocal":
@@ -136,13 +140,18 @@ def _attention(m: _Matcher, pv: Node, fused, skip) -> None:
         return
     if mask is not None and (_rank(m, mask) is None or _rank(m, mask) > rq):
         return
-    # K^T is often spelled Reshape -> Transpose(last two) -> Reshape: read K from before it
+    # K^T is often spelled Reshape -> Transpose(last two) -> Reshape, or one Transpose of the
+    # last two dims: read K from before it
     k_expr = None
     chain = _k_from_transpose_chain(m, kt)
+    swap = m.producer(kt, "Transpose")
     if chain is not None:
         k_src, k_shape, chain_nodes = chain
         absorbed += chain_nodes
         k_expr = (k_src, k_shape)
+    elif swap is not None and m.private(kt) and _swaps_last_two(swap):
+        absorbed.append(swap)
+        k_expr = (swap.inputs[0], None)
     if any(n.name in fused or n.name in skip for n in absorbed):
         return
     for n in absorbed:
@@ -153,7 +162,7 @@ def _attention(m: _Matcher, pv: Node, fused, skip) -> None:
         qv, vv = _tensor(c, q), _tensor(c, v)
         if k_expr is not None:
             src, shape = k_expr
-            kv = f"{_tensor(c, src)}.reshape({', '.join(map(str, shape))})"
+            kv = _tensor(c, src) if shape is None else f"{_tensor(c, src)}.reshape({', '.join(map(str, shape))})"
         else:
             kv = f"{_tensor(c, kt)}.transpose(-2, -1)"
         args = [qv, kv, vv]
@@ -206,6 +215,47 @@ def _k_from_transpose_chain(m: _Matcher, kt: str):
     if int(np.prod(src_t.shape)) != int(np.prod(k_shape)) or list(src_t.shape[-1:]) != k_shape[-1:]:
         return None
     return r1.inputs[0], k_shape, [r2, tr, r1]
+
+
+def _swaps_last_two(tr: Node) -> bool:
+    perm = list(tr.attrs.get("perm", []))
+    n = len(perm)
+    return n >= 2 and perm[-2:] == [n - 1, n - 2] and perm[:-2] == list(range(n - 2))
+
+
+def _linear(m: _Matcher, mm: Node, fused, skip) -> None:
+    tr = m.producer(mm.inputs[1], "Transpose")
+    if tr is None or list(tr.attrs.get("perm", [1, 0])) != [1, 0] or not m.private(mm.inputs[1]):
+        return
+    w = m.const_of(tr.inputs[0])
+    if w is None or w.ndim != 2 or w.dtype.kind != "f" or tr.name in skip:
+        return
+    x = mm.inputs[0]
+    last, bias = mm, None
+    users = m.g.consumers(mm.outputs[0])
+    if len(users) == 1 and users[0].op_type == "Add" and is_default_domain(users[0].domain) and m.private(mm.outputs[0]):
+        add = users[0]
+        other = add.inputs[1] if add.inputs[0] == mm.outputs[0] else add.inputs[0]
+        b = m.const_of(other)
+        if b is not None and b.shape == (w.shape[0],) and b.dtype == w.dtype:
+            last, bias = add, b
+    wname = tr.inputs[0]
+    base = next((wname[: -len(s)] for s in (".weight", "_weight") if wname.endswith(s) and len(wname) > len(s)), None)
+    skip.add(tr.name)
+    if last is not mm:
+        skip.add(mm.name)
+
+    def emit(c, x=x, w=w, bias=bias, base=base, wname=wname):
+        # a tied weight (an output layer sharing the embedding's) belongs to this layer too
+        aliases = c.cg.graph.metadata.get("state_aliases") or {}
+        if aliases.get(f"{c.node.name}.weight") == wname:
+            base = c.node.name
+        extra = "" if w.dtype == np.float32 else f", dtype=torch.{w.dtype.name}"
+        ctor = f"nn.Linear({w.shape[1]}, {w.shape[0]}{'' if bias is not None else ', bias=False'}{extra})"
+        mod = c.module(ctor, {"weight": w, "bias": bias}, base=base)
+        c.out(f"{mod}({_tensor(c, x)})")
+
+    fused[last.name] = Fused([x], emit)
 
 
 def _last_axis(m: _Matcher, sm: Node) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..graph import Graph
@@ -113,7 +115,9 @@ def fold_node(node: Node, const_of, shape_of, opset_imports: dict[str, int]) -> 
     if size is None or size > FOLD_MAX:
         return None
     try:
-        outs = evaluate_node(node, consts)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # log(0), casts of inf: the value is what the node computes
+            outs = evaluate_node(node, consts)
     except Exception:  # noqa: BLE001 - the reference evaluator cannot run it: leave it
         return None
     if len(outs) != len(node.outputs) or any(o.dtype == object or o.size > FOLD_MAX for o in outs):
@@ -124,10 +128,14 @@ def fold_node(node: Node, const_of, shape_of, opset_imports: dict[str, int]) -> 
 @register()
 def fold_constants(graph: Graph) -> int:
     """Replace a node whose inputs are all constants (or whose output is a static shape) by its
-    value, when that value has at most 65,536 elements; random and quantization ops are never folded."""
+    value, when that value has at most 65,536 elements; random and quantization ops, and nodes
+    reading a source's own parameters (``metadata["state_dict"]``), are never folded."""
     folded = 0
+    state = set(graph.metadata.get("state_dict") or ())  # a source's own parameters stay parameters
     for node in graph.nodes:
         if not is_default_domain(node.domain) or node.op_type in NO_FOLD or any(True for _ in node.subgraphs()):
+            continue
+        if state and any(t in state for t in node.inputs):
             continue
         if any(o in graph.outputs for o in node.outputs):
             continue  # a graph output stays computed by a node

@@ -69,7 +69,7 @@ def test_artifact_contract_and_readable_code(tmp_path):
     assert "F.relu(" in src and "nn.Linear(256, 5, bias=False)" in src
     assert "del " in src  # values are released after their last use
     keys = set(model.state_dict())
-    assert {"layer1_conv.weight", "layer1_conv.bias", "fc.weight"} <= keys
+    assert {"layer1.conv.weight", "layer1.conv.bias", "fc.weight"} <= keys  # the source's dotted names
     assert not model.training
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["outputs"] == ["y"] and "x" in manifest["inputs"]
@@ -211,3 +211,47 @@ def test_emitted_module_imports_standalone(tmp_path):
     emit(_conv_net(), str(out))
     module = import_model_py(str(out))
     assert hasattr(module, "Model") and callable(module.load_model)
+
+
+# dotted weight names -> the module tree; every name that cannot be kept as it is still loads
+TREE_NAMES = ["encoder.layer.0.attention.self.query", "encoder.layer.1.attention.self.query",
+              "self.0.named_children", "named_children.class", "blocks.__mangled.conv", "blocks.0x",
+              "layers.01.conv", "a.b-c.d", "onnx::Conv_12", "ﬁlter.conv", "input.conv", "encoder.layer"]
+
+
+def _tree_model():
+    rng = np.random.default_rng(0)
+    inits, nodes = [], []
+    prev = "x"
+    for i, base in enumerate(TREE_NAMES):
+        w = rng.standard_normal((3, 3, 1, 1)).astype(np.float32) * 0.5
+        b = rng.standard_normal(3).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"{base}.weight"), numpy_helper.from_array(b, f"{base}.bias")]
+        nodes.append(helper.make_node("Conv", [prev, f"{base}.weight", f"{base}.bias"], [f"t{i}"], name=f"n{i}"))
+        prev = f"t{i}"
+    scale = numpy_helper.from_array(rng.standard_normal((1, 3, 1, 1)).astype(np.float32), "encoder.layer.2.scale")
+    nodes.append(helper.make_node("Mul", [prev, "encoder.layer.2.scale"], ["y"], name="scale"))
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])
+    return _model(nodes, [x], [y], inits + [scale])
+
+
+def test_module_tree_from_dotted_names_and_unsafe_names_still_load(tmp_path):
+    model_proto = _tree_model()
+    model = emit(model_proto, str(tmp_path / "out"))
+    x = np.random.default_rng(1).standard_normal((1, 3, 4, 4)).astype(np.float32)
+    np.testing.assert_allclose(run(model, [x])[0], _reference(model_proto, x), rtol=1e-5, atol=1e-5)
+    keys = set(model.state_dict())
+    # kept as they are: identifiers and list indices
+    assert {"encoder.layer.0.attention.self.query.weight", "encoder.layer.1.attention.self.query.bias",
+            "input.conv.weight"} <= keys
+    assert isinstance(model.encoder.layer, torch.nn.ModuleList)
+    src = (tmp_path / "out" / "model.py").read_text()
+    assert "self.encoder.layer[0].attention.self.query = nn.Conv2d(" in src
+    # not kept: an nn.Module attribute, a keyword, a mangled name, a leading zero, a dash, a
+    # non-NFKC name, a path whose parent is a list: placed flat, under sanitized unique names
+    for bad in ("named_children.class", "blocks.__mangled", "layers.01", "a.b-c", "onnx::Conv_12", "ﬁlter",
+                "self.0.named_children"):
+        assert not any(k.startswith(bad + ".") for k in keys), bad
+    assert "named_children" not in dict(model.named_children()) or not isinstance(model.named_children, torch.nn.Module)
+    assert len(keys) == 2 * len(TREE_NAMES) + 1  # nothing lost, nothing doubled

@@ -37,7 +37,10 @@ def _bias_add(c: NodeCtx, n_out: int):
 def matmul(c: NodeCtx) -> None:
     b = c.const(1)
     ra = c.rank(0)
-    if b is not None and b.ndim == 2 and b.dtype.kind == "f" and ra is not None and ra >= 2 and b.size >= 64:
+    # a constant right side becomes nn.Linear (holding it transposed); a source's own parameter
+    # keeps its shape instead (GPT-2's Conv1D stores (in, out)), so its state dict still loads
+    if b is not None and b.ndim == 2 and b.dtype.kind == "f" and ra is not None and ra >= 2 and b.size >= 64 \
+            and not c.cg.is_source_state(c.node.inputs[1]):
         add, bias = _bias_add(c, b.shape[1])
         base = _param_base(c, 1)
         if add is not None:
@@ -67,6 +70,7 @@ def gemm(c: NodeCtx) -> None:
     ta, tb = int(c.attr("transA", 0)), int(c.attr("transB", 0))
     b, bias = c.const(1), c.const(2) if c.has(2) else None
     if b is not None and not ta and alpha == 1.0 and b.dtype.kind == "f" and \
+            (tb or not c.cg.is_source_state(c.node.inputs[1])) and \
             (not c.has(2) or bias is not None and beta == 1.0 and bias.size == (b.shape[0] if tb else b.shape[1])
              and bias.ndim <= 2 and bias.shape[-1] == bias.size):
         w = b if tb else b.T

@@ -310,7 +310,11 @@ def gather(c: NodeCtx) -> None:
         return
     data = c.const(0)
     r = c.rank(0)
-    if data is not None and data.ndim == 2 and axis == 0 and idx is None and data.dtype.kind == "f" and data.size > 64:
+    # a source's own table: an nn.Embedding when its name makes the module's (``*.weight``)
+    source_table = c.cg.is_source_state(c.node.inputs[0]) and c.node.inputs[0].endswith(".weight") and \
+        (idx is None or (idx >= 0).all())
+    if data is not None and data.ndim == 2 and axis == 0 and data.dtype.kind == "f" and \
+            (idx is None and data.size > 64 or source_table):
         base = c.node.inputs[0]
         for suffix in (".weight", "_weight"):
             if base.endswith(suffix):
