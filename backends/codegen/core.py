@@ -86,6 +86,19 @@ class Dialect:
         """The module holding helper functions (``sources(names)``, ``DEPENDS``)."""
         return None
 
+    def helper_source(self, cg: "Codegen") -> str:
+        """The source of the helper functions ``cg`` used (and those they call, see the
+        runtime module's ``DEPENDS``), in the runtime module's order: copied into the
+        artifact so that it never imports mmconvert."""
+        rt = self.runtime()
+        if rt is None or not cg.helpers:
+            return ""
+        import inspect
+
+        names = vars(rt)
+        order = list(names)
+        return "\n\n".join(inspect.getsource(names[n]) for n in sorted(set(cg.helpers), key=order.index))
+
     def helper_names(self) -> set[str]:
         rt = self.runtime()
         return set() if rt is None else {n for n in dir(rt) if not n.startswith("__")}
@@ -106,9 +119,10 @@ class Dialect:
         """A Python list/int expression as an int64 tensor."""
         raise NotImplementedError
 
-    def store_constant(self, cg: "Codegen", array: np.ndarray, attr: str) -> str:
+    def store_constant(self, cg: "Codegen", array: np.ndarray, attr: str, source: str = "") -> str:
         """Declare ``array`` as a stored constant named ``attr`` on the model object; returns
-        the expression that reads it."""
+        the expression that reads it.  ``source`` is the IR tensor name it came from (for a
+        dialect that names stored values after the source)."""
         raise NotImplementedError
 
     def module_source(self, cg: "Codegen", header: str, args: list[str], body: list[str], rets: list[str]) -> str:
@@ -158,7 +172,7 @@ class Codegen:
         dt = dtypes.of_array(arr)
         if dt not in self.dialect.dtypes:
             raise EmitError(f"constant '{base}' has dtype {dt}, which {self.dialect.target} cannot hold")
-        expr = self.dialect.store_constant(self, arr, self.attr_name(base))
+        expr = self.dialect.store_constant(self, arr, self.attr_name(base), source=base)
         self.const_exprs[key] = expr
         return expr
 
@@ -428,6 +442,18 @@ class NodeCtx:
             return f"[{v.expr}]"
         return f"{self.x(i)}.tolist()"
 
+    def number(self, i: int, other: int) -> str | None:
+        """Input ``i`` as a Python number literal, when it is a one-element numeric constant
+        of input ``other``'s dtype whose rank does not widen the result (a framework then
+        converts the number to the other operand's type, and the result is the same)."""
+        s = self.scalar(i)
+        if s is None or not self.has(other) or self.dtype(i) != self.dtype(other) or self.dtype(i) == "bool":
+            return None
+        r_other, r_i = self.rank(other), self.rank(i)
+        if r_other is None or r_i is None or r_other < r_i:
+            return None
+        return lit(s)
+
     def int_list(self, i: int) -> list[int] | None:
         c = self.const(i)
         return None if c is None else [int(a) for a in np.asarray(c).reshape(-1)]
@@ -617,7 +643,29 @@ def generate(dialect: Dialect, graph: Graph) -> Module:
         "outputs": list(graph.outputs),
         "tensors": {k: v for k, v in cg.manifest.items() if not v.startswith("self.") and v != "None"},
     }
+    layouts = _layouts(graph, cg.manifest, manifest["tensors"])
+    if layouts:
+        manifest["layouts"] = layouts
     return Module(source, cg.state, manifest)
+
+
+def _layouts(graph: Graph, exprs: dict[str, str], tensors: dict[str, str]) -> dict[str, list[int]]:
+    """Tensors a layout pass moved (``graph.layouts``): each is mapped to the expression of the
+    tensor holding it and the permutation that restores its own layout (``tensors`` is
+    completed in place)."""
+    from ir.passes.layout import resolve
+
+    out = {}
+    for tensor in graph.layouts:
+        holder = graph.layouts[tensor][0]
+        if tensor in exprs and holder != tensor:
+            continue  # the tensor itself is computed (its name was recorded before it was re-created)
+        found = resolve(graph, tensor, lambda h: h in exprs)
+        if found is None or exprs[found[0]].startswith("self.") or exprs[found[0]] == "None":
+            continue
+        tensors[tensor] = exprs[found[0]]
+        out[tensor] = found[1]
+    return out
 
 
 def write_folder(path: str, module: Module, dialect: Dialect, extra_files: dict[str, bytes] | None = None) -> None:

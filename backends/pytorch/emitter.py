@@ -66,7 +66,7 @@ class TorchDialect(Dialect):
     def int_list_tensor(self, expr: str) -> str:
         return f"torch.tensor({expr}, dtype=torch.int64)"
 
-    def store_constant(self, cg: Codegen, array: np.ndarray, attr: str) -> str:
+    def store_constant(self, cg: Codegen, array: np.ndarray, attr: str, source: str = "") -> str:
         dt = TORCH_DTYPE[dtypes.of_array(array)]
         cg.init_lines.append(f"self.register_buffer({attr!r}, torch.empty({tuple(array.shape)!r}, dtype={dt}))")
         cg.state[attr] = array
@@ -77,7 +77,7 @@ class TorchDialect(Dialect):
         lines.append(f"return {', '.join(rets)}")
         body_text = "\n".join("        " + ln if ln else "" for ln in lines)
         init = "\n".join("        " + ln for ln in cg.init_lines)
-        helper_src = self.runtime().sources(cg.helpers)
+        helper_src = self.helper_source(cg)
         imports = ["import os", ""]
         if "math." in body_text + init + helper_src:
             imports.insert(0, "import math")

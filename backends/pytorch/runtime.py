@@ -9,7 +9,6 @@ imports mmconvert.  Every helper is plain torch code that ``torch.export`` can t
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import torch
@@ -25,14 +24,6 @@ DEPENDS: dict[str, tuple[str, ...]] = {
     "quantize_linear": ("quant_params",),
     "dequantize_linear": ("quant_params",),
 }
-
-
-def sources(names: list[str]) -> str:
-    """The source text of the helpers ``names``, in a stable order."""
-    out = []
-    for name in sorted(set(names), key=list(globals()).index):
-        out.append(inspect.getsource(globals()[name]))
-    return "\n\n".join(out)
 
 
 # ----------------------------------------------------------------- padding / pooling
