@@ -533,6 +533,14 @@ class NodeCtx:
     def subscope(self, graph: Graph) -> Scope:
         return Scope(self.cg, graph, self.scope)
 
+    def body(self, graph: Graph, bindings: dict[str, Val]) -> tuple[list[str], list[str]]:
+        """The statements of a subgraph (an If/Loop/Scan body) emitted in a child scope whose
+        inputs are ``bindings``, and the expressions of its outputs."""
+        sub = self.subscope(graph)
+        sub.vals.update(bindings)
+        sub.emit_nodes(protect=set(graph.outputs))
+        return sub.lines, [sub.materialize(o) for o in graph.outputs]
+
     def fail(self, why: str):
         raise EmitError(f"{self.node.op_type} node '{self.node.name}': {why}")
 

@@ -25,6 +25,8 @@ DEPENDS: dict[str, tuple[str, ...]] = {
     "pad_same_cl": ("pool_pads", "pad_cl"),
     "resize_onnx": ("resize_axis",),
     "recurrent_onnx": ("rnn_activation",),
+    "quantize_linear": ("quant_param",),
+    "dequantize_linear": ("quant_param",),
 }
 
 
@@ -317,8 +319,8 @@ def pool_windows_cl(x, kernel, strides, dilations, reduce):
     for offset in np.ndindex(*kernel):
         begin = [0] + [int(o) * d for o, d in zip(offset, dilations)] + [0]
         end = [0] + [b + (o - 1) * s + 1 for b, o, s in zip(begin[1:], outs, strides)] + [0]
-        taps.append(tf.strided_slice(x, begin, tf.stack([tf.cast(e, tf.int64) for e in end]), [1, *strides, 1],
-                                     end_mask=1 | (1 << (n + 1))))
+        taps.append(tf.strided_slice(x, tf.constant(begin, tf.int64), tf.stack([tf.cast(e, tf.int64) for e in end]),
+                                     tf.constant([1, *strides, 1], tf.int64), end_mask=1 | (1 << (n + 1))))
     return reduce(tf.stack(taps, 0), axis=0)
 
 
@@ -410,3 +412,392 @@ def lrn_cl(x, size, alpha, beta, bias):
     channels = tf.shape(x)[-1]
     total = tf.add_n([square[..., i:i + channels] for i in range(size)])
     return x / tf.math.pow(bias + alpha / size * total, beta)
+
+
+# ----------------------------------------------------------------- resize
+def resize_axis(x, axis, out_size, scale, mode, coord, nearest, cubic_a, exclude_outside, roi, extrapolation,
+                antialias):
+    """Resize ``x`` along one axis to ``out_size`` the way ONNX Resize does (float64 coordinates)."""
+    size = tf.shape(x, out_type=tf.int64)[axis]
+    n_in = tf.cast(size, tf.float64)
+    scale = tf.cast(scale, tf.float64)
+    y = tf.range(out_size, dtype=tf.float64)
+    n_out = tf.cast(out_size, tf.float64)
+    if coord == "align_corners":
+        x_ori = tf.where(n_out > 1, y * (n_in - 1) / tf.maximum(n_out - 1, 1), tf.zeros_like(y))
+    elif coord == "asymmetric":
+        x_ori = y / scale
+    elif coord == "tf_crop_and_resize":
+        start, end = tf.cast(roi[0], tf.float64), tf.cast(roi[1], tf.float64)
+        x_ori = tf.where(n_out > 1, y * (end - start) * (n_in - 1) / tf.maximum(n_out - 1, 1),
+                         tf.fill(tf.shape(y), (end - start) * (n_in - 1) / 2)) + start * (n_in - 1)
+    elif coord == "pytorch_half_pixel":
+        x_ori = tf.where(n_out > 1, (y + 0.5) / scale - 0.5, -0.5 * tf.ones_like(y))
+    elif coord == "half_pixel_symmetric":
+        offset = n_in / 2 * (1 - n_out / (scale * n_in))
+        x_ori = offset + (y + 0.5) / scale - 0.5
+    else:
+        x_ori = (y + 0.5) / scale - 0.5
+    last = size - 1
+    if mode == "nearest":
+        rounding = {"round_prefer_floor": lambda v: tf.math.ceil(v - 0.5), "round_prefer_ceil":
+                    lambda v: tf.math.floor(v + 0.5), "floor": tf.math.floor, "ceil": tf.math.ceil}[nearest]
+        idx = tf.clip_by_value(tf.cast(rounding(x_ori), tf.int64), 0, last)
+        out = tf.gather(x, idx, axis=axis)
+    else:
+        base = tf.math.floor(x_ori)
+        frac = x_ori - base
+        s = min(float(tf.get_static_value(scale)), 1.0) if antialias else 1.0
+        if mode == "linear":
+            first = int(math.floor(-1 / s) + 1) if antialias else 0
+            offsets = range(first, 2 - first)
+
+            def kernel(d):
+                return tf.clip_by_value(1 - tf.math.abs(d), 0.0, 1.0)
+        else:
+            first = int(math.floor(-2 / s) + 1) if antialias else -1
+            offsets = range(first, 2 - first + (0 if antialias else 1))
+
+            def kernel(d):
+                d = tf.math.abs(d)
+                near = ((cubic_a + 2) * d - (cubic_a + 3)) * d * d + 1
+                far = ((cubic_a * d - 5 * cubic_a) * d + 8 * cubic_a) * d - 4 * cubic_a
+                return tf.where(d <= 1, near, tf.where(d < 2, far, tf.zeros_like(d)))
+        taps = [tf.cast(base, tf.int64) + o for o in offsets]
+        weights = [kernel((o - frac) * s) for o in offsets]
+        if antialias:
+            total = tf.add_n(weights)
+            weights = [w / total for w in weights]
+        if exclude_outside:
+            weights = [tf.where((t < 0) | (t > last), tf.zeros_like(w), w) for t, w in zip(taps, weights)]
+            total = tf.add_n(weights)
+            weights = [w / tf.where(total == 0, tf.ones_like(total), total) for w in weights]
+        shape = [1] * x.shape.rank
+        shape[axis] = -1
+        out = tf.add_n([tf.gather(x, tf.clip_by_value(t, 0, last), axis=axis) * tf.reshape(tf.cast(w, x.dtype), shape)
+                        for t, w in zip(taps, weights)])
+    if coord == "tf_crop_and_resize":
+        shape = [1] * x.shape.rank
+        shape[axis] = -1
+        outside = tf.reshape((x_ori < 0) | (x_ori > tf.cast(last, tf.float64)), shape)
+        out = tf.where(outside, tf.cast(extrapolation, x.dtype), out)
+    return out
+
+
+def resize_onnx(x, roi=None, scales=None, sizes=None, mode="nearest", coord="half_pixel", nearest="round_prefer_floor",
+                cubic_a=-0.75, exclude_outside=False, extrapolation=0.0, antialias=False, axes=None, policy="stretch"):
+    """ONNX Resize: every coordinate mode, nearest mode and interpolation, one axis at a time."""
+    rank = x.shape.rank
+    axes = list(range(rank)) if axes is None else [a + rank if a < 0 else a for a in axes]
+    dims = tf.shape(x, out_type=tf.int64)
+    if sizes is not None and sizes.shape.num_elements() != 0:
+        sizes = tf.cast(tf.reshape(sizes, [-1]), tf.int64)
+        ratio = tf.cast(sizes, tf.float64) / tf.cast(tf.gather(dims, axes), tf.float64)
+        if policy != "stretch":
+            one = tf.reduce_min(ratio) if policy == "not_larger" else tf.reduce_max(ratio)
+            ratio = tf.fill(tf.shape(ratio), one)
+            sizes = tf.cast(tf.math.floor(ratio * tf.cast(tf.gather(dims, axes), tf.float64) + 0.5), tf.int64)
+    else:
+        ratio = tf.cast(tf.reshape(scales, [-1]), tf.float64)
+        sizes = tf.cast(tf.math.floor(ratio * tf.cast(tf.gather(dims, axes), tf.float64)), tf.int64)
+    if roi is not None and (roi.shape.rank is None or roi.shape.num_elements() != 0):
+        roi = tf.reshape(tf.cast(roi, tf.float64), [2, -1])
+    else:
+        roi = None
+    wide = x.dtype not in (tf.float32, tf.float64) and mode != "nearest"
+    y = tf.cast(x, tf.float32) if wide else x
+    for k, axis in enumerate(axes):
+        axis_roi = None if roi is None else (roi[0, k], roi[1, k])
+        static_ratio = tf.get_static_value(ratio[k])
+        static_size = tf.get_static_value(sizes[k])
+        if static_ratio is not None and static_size is not None and static_ratio == 1 and axis_roi is None \
+                and static_size == x.shape[axis]:
+            continue
+        y = resize_axis(y, axis, sizes[k], ratio[k], mode, coord, nearest, cubic_a, exclude_outside, axis_roi,
+                        extrapolation, antialias)
+    if wide:
+        y = tf.cast(tf.clip_by_value(tf.math.round(y), x.dtype.min, x.dtype.max), x.dtype)
+    return y
+
+
+def split_chunks(x, size, axis):
+    """SplitToSequence with a scalar split: chunks of ``size``, the last one smaller."""
+    d = x.shape[axis]
+    sizes = [size] * (d // size) + ([d % size] if d % size else [])
+    return tf.split(x, sizes, axis=axis)
+
+
+# ----------------------------------------------------------------- recurrent
+def rnn_activation(name, alpha=None, beta=None):
+    """An ONNX RNN activation by name, with its alpha/beta (ONNX's defaults when None)."""
+    def a(default):
+        return default if alpha is None else alpha
+
+    def b(default):
+        return default if beta is None else beta
+    table = {
+        "Relu": tf.nn.relu, "Tanh": tf.math.tanh, "Sigmoid": tf.math.sigmoid, "Softsign": tf.nn.softsign,
+        "Softplus": tf.math.softplus,
+        "Affine": lambda v: a(1.0) * v + b(0.0),
+        "LeakyRelu": lambda v: tf.where(v >= 0, v, a(0.01) * v),
+        "ThresholdedRelu": lambda v: tf.where(v > a(1.0), v, tf.zeros_like(v)),
+        "ScaledTanh": lambda v: a(1.0) * tf.math.tanh(b(1.0) * v),
+        "HardSigmoid": lambda v: tf.clip_by_value(a(0.2) * v + b(0.5), 0.0, 1.0),
+        "Elu": lambda v: tf.where(v >= 0, v, a(1.0) * tf.math.expm1(v)),
+    }
+    return table[name]
+
+
+def recurrent_onnx(kind, x, w, r, b=None, lens=None, h0=None, c0=None, p=None, hidden=0, direction="forward",
+                   activations=(), clip=None, linear_before_reset=False, layout=0, input_forget=False):
+    """ONNX RNN / GRU / LSTM: returns (Y, Y_h[, Y_c]) in ONNX's shapes."""
+    if layout:
+        x = tf.transpose(x, [1, 0, 2])
+        h0 = None if h0 is None else tf.transpose(h0, [1, 0, 2])
+        c0 = None if c0 is None else tf.transpose(c0, [1, 0, 2])
+    steps, batch = tf.shape(x)[0], tf.shape(x)[1]
+    dirs = 2 if direction == "bidirectional" else 1
+    gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[kind]
+    n_act = {"RNN": 1, "GRU": 2, "LSTM": 3}[kind]
+    lens = None if lens is None else tf.cast(lens, tf.int32)
+    ys, hs, cs = [], [], []
+    for d in range(dirs):
+        f = [rnn_activation(*activations[d * n_act + k]) for k in range(n_act)]
+        wd, rd = tf.transpose(w[d]), tf.transpose(r[d])
+        bd = tf.zeros([2 * gates * hidden], x.dtype) if b is None else b[d]
+        wb, rb = bd[:gates * hidden], bd[gates * hidden:]
+        pd = tf.zeros([3 * hidden], x.dtype) if p is None else p[d]
+        h = tf.zeros(tf.stack([batch, hidden]), x.dtype) if h0 is None else h0[d]
+        cell = tf.zeros(tf.stack([batch, hidden]), x.dtype) if c0 is None else c0[d]
+        reverse = direction == "reverse" or d == 1
+        xs = x
+        if reverse:
+            xs = tf.reverse(x, [0]) if lens is None else tf.reverse_sequence(x, lens, seq_axis=0, batch_axis=1)
+        mask = tf.ones(tf.stack([steps, batch]), tf.bool) if lens is None else \
+            tf.range(steps)[:, None] < lens[None, :]
+
+        def clipped(v):
+            return v if clip is None else tf.clip_by_value(v, -clip, clip)
+
+        def step(state, inputs, f=f, wd=wd, rd=rd, wb=wb, rb=rb, pd=pd):
+            h, cell = state[0], state[1]
+            xt, mt = inputs
+            xw = tf.linalg.matmul(xt, wd) + wb
+            if kind == "RNN":
+                h_new, c_new = f[0](clipped(xw + tf.linalg.matmul(h, rd) + rb)), cell
+            elif kind == "GRU":
+                xz, xr, xh = tf.split(xw, 3, axis=-1)
+                rz, rr, rh = tf.split(rd, 3, axis=-1)
+                bz, br, bh = tf.split(rb, 3)
+                z = f[0](clipped(xz + tf.linalg.matmul(h, rz) + bz))
+                rt = f[0](clipped(xr + tf.linalg.matmul(h, rr) + br))
+                if linear_before_reset:
+                    ht = f[1](clipped(xh + rt * (tf.linalg.matmul(h, rh) + bh)))
+                else:
+                    ht = f[1](clipped(xh + tf.linalg.matmul(rt * h, rh) + bh))
+                h_new, c_new = (1 - z) * ht + z * h, cell
+            else:
+                g = xw + tf.linalg.matmul(h, rd) + rb
+                gi, go, gf, gc = tf.split(g, 4, axis=-1)
+                pi, po, pf = tf.split(pd, 3)
+                ft = f[0](clipped(gf + pf * cell))
+                it = 1 - ft if input_forget else f[0](clipped(gi + pi * cell))
+                c_new = ft * cell + it * f[1](clipped(gc))
+                ot = f[0](clipped(go + po * c_new))
+                h_new = ot * f[2](c_new)
+            keep = mt[:, None]
+            h_new = tf.where(keep, h_new, h)
+            c_new = tf.where(keep, c_new, cell)
+            return h_new, c_new, tf.where(keep, h_new, tf.zeros_like(h_new))
+
+        h_all, c_all, y = tf.scan(lambda s, i: step(s, i), (xs, mask), initializer=(h, cell, tf.zeros_like(h)))
+        last, c_last = h_all[-1], c_all[-1]
+        if reverse:
+            y = tf.reverse(y, [0]) if lens is None else tf.reverse_sequence(y, lens, seq_axis=0, batch_axis=1)
+        ys.append(y)
+        hs.append(last)
+        cs.append(c_last)
+    y = tf.stack(ys, 1)
+    y_h, y_c = tf.stack(hs, 0), tf.stack(cs, 0)
+    if layout:
+        y = tf.transpose(y, [2, 0, 1, 3])
+        y_h, y_c = tf.transpose(y_h, [1, 0, 2]), tf.transpose(y_c, [1, 0, 2])
+    return (y, y_h, y_c) if kind == "LSTM" else (y, y_h)
+
+
+# ----------------------------------------------------------------- quantization
+def quant_param(v, x, axis, block_size=0):
+    """A scale or zero point shaped to broadcast against ``x``: per tensor, per axis or per block."""
+    if v.shape.rank == 0:
+        return v
+    if block_size:
+        v = tf.repeat(v, block_size, axis=axis)
+        return tf.gather(v, tf.range(tf.shape(x)[axis]), axis=axis)
+    return tf.reshape(v, [-1] + [1] * (x.shape.rank - axis - 1))
+
+
+def quantize_linear(x, scale, zero_point, axis, dtype, block_size=0):
+    """QuantizeLinear: round half to even, add the zero point, saturate."""
+    y = tf.math.round(tf.cast(x, tf.float32) / tf.cast(quant_param(scale, x, axis, block_size), tf.float32))
+    if zero_point is not None:
+        y = y + tf.cast(quant_param(zero_point, x, axis, block_size), tf.float32)
+    return tf.cast(tf.clip_by_value(y, dtype.min, dtype.max), dtype)
+
+
+def dequantize_linear(x, scale, zero_point, axis, block_size=0):
+    """DequantizeLinear: (x - zero point) * scale, in the scale's type."""
+    y = tf.cast(x, tf.float32)
+    if zero_point is not None:
+        y = y - tf.cast(quant_param(zero_point, x, axis, block_size), tf.float32)
+    return tf.cast(y * tf.cast(quant_param(scale, x, axis, block_size), tf.float32), scale.dtype)
+
+
+# ----------------------------------------------------------------- detection, sets, sampling
+def nms_onnx(boxes, scores, max_out=None, iou=None, score_threshold=None, center_point_box=0):
+    """NonMaxSuppression per batch and class: [selected, 3] rows of (batch, class, box), int64."""
+    max_out = tf.zeros([], tf.int32) if max_out is None else tf.cast(tf.reshape(max_out, []), tf.int32)
+    iou = 0.0 if iou is None else tf.reshape(iou, [])
+    score_threshold = float("-inf") if score_threshold is None else tf.reshape(score_threshold, [])
+    if center_point_box:
+        xc, yc, w, h = tf.unstack(boxes, axis=-1)
+        boxes = tf.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=-1)
+    rows = []
+    for b in range(boxes.shape[0]):
+        for c in range(scores.shape[1]):
+            keep = tf.image.non_max_suppression(boxes[b], scores[b, c], max_out, iou, score_threshold)
+            keep = tf.cast(keep, tf.int64)
+            rows.append(tf.stack([tf.fill(tf.shape(keep), tf.constant(b, tf.int64)),
+                                  tf.fill(tf.shape(keep), tf.constant(c, tf.int64)), keep], axis=1))
+    return tf.concat(rows, 0)
+
+
+def unique_onnx(x, axis, sort):
+    """Unique: (values, first indices, inverse indices, counts), sorted or in order of appearance."""
+    if axis is None:
+        rows = tf.reshape(x, [-1, 1])
+    else:
+        axis = axis + x.shape.rank if axis < 0 else axis
+        moved = tf.experimental.numpy.moveaxis(x, axis, 0)
+        rows = tf.reshape(moved, tf.stack([tf.shape(moved)[0], -1]))
+    n = tf.shape(rows, out_type=tf.int64)[0]
+    # the first row equal to each row: its key
+    same = tf.reduce_all(tf.equal(rows[:, None, :], rows[None, :, :]), axis=-1)
+    first_of = tf.argmax(tf.cast(same, tf.int64), axis=1)
+    is_first = tf.equal(first_of, tf.range(n))
+    firsts = tf.boolean_mask(tf.range(n), is_first)
+    if sort:
+        order = tf.range(tf.size(firsts, out_type=tf.int64))
+        for k in reversed(range(rows.shape[1])):
+            col = tf.gather(tf.gather(rows[:, k], firsts), order)
+            order = tf.gather(order, tf.argsort(col, stable=True))
+        firsts = tf.gather(firsts, order)
+    slot = tf.argmax(tf.cast(tf.equal(first_of[:, None], firsts[None, :]), tf.int64), axis=1)
+    counts = tf.math.bincount(tf.cast(slot, tf.int32), minlength=tf.size(firsts), dtype=tf.int64)
+    if axis is None:
+        values = tf.gather(tf.reshape(x, [-1]), firsts)
+    else:
+        values = tf.experimental.numpy.moveaxis(tf.gather(moved, firsts), 0, axis)
+    return values, firsts, slot, counts
+
+
+def grid_sample_onnx(x, grid, mode="linear", padding_mode="zeros", align_corners=False):
+    """GridSample on N-D channel-first ``x`` with a grid of normalized (x, y[, z]) coordinates."""
+    n = x.shape.rank - 2
+    data = tf.transpose(x, [0, *range(2, n + 2), 1])
+    sizes = [tf.cast(tf.shape(x)[2 + i], grid.dtype) for i in range(n)]
+    coords = []
+    for i in range(n):  # grid's last axis lists x (the last spatial dim) first
+        g = grid[..., n - 1 - i]
+        size = sizes[i]
+        coords.append(((g + 1) / 2) * (size - 1) if align_corners else ((g + 1) * size - 1) / 2)
+
+    def reflect(v, size):
+        lo, hi = (0.0, size - 1) if align_corners else (-0.5, size - 0.5)
+        span = hi - lo
+        d = tf.math.abs(v - lo)
+        flips = tf.math.floor(d / tf.maximum(span, 1e-12))
+        extra = d - flips * span
+        out = tf.where(tf.math.floormod(flips, 2) == 0, lo + extra, hi - extra)
+        return tf.where(span > 0, out, tf.zeros_like(v))
+
+    def bound(v, size):
+        if padding_mode == "border":
+            return tf.clip_by_value(v, 0, size - 1)
+        if padding_mode == "reflection":
+            return tf.clip_by_value(reflect(v, size), 0, size - 1)
+        return v
+
+    def fetch(idx):
+        inside = tf.ones_like(idx[0], tf.bool)
+        for i in range(n):
+            inside = inside & (idx[i] >= 0) & (idx[i] <= tf.cast(sizes[i], tf.int64) - 1)
+            idx[i] = tf.clip_by_value(idx[i], 0, tf.cast(sizes[i], tf.int64) - 1)
+        v = tf.gather_nd(data, tf.stack(idx, -1), batch_dims=1)
+        return tf.where(inside[..., None], v, tf.zeros_like(v))
+
+    if mode == "nearest":
+        idx = [tf.cast(tf.math.round(bound(c, s)), tf.int64) for c, s in zip(coords, sizes)]
+        out = fetch(idx)
+    elif mode == "linear":
+        coords = [bound(c, s) for c, s in zip(coords, sizes)]
+        base = [tf.math.floor(c) for c in coords]
+        out = 0
+        for corner in np.ndindex(*([2] * n)):
+            w = 1
+            idx = []
+            for i, o in enumerate(corner):
+                f = coords[i] - base[i]
+                w = w * (f if o else 1 - f)
+                idx.append(tf.cast(base[i], tf.int64) + o)
+            out = out + fetch(idx) * tf.cast(w, x.dtype)[..., None]
+    else:
+        a = -0.75
+
+        def kernel(d):
+            d = tf.math.abs(d)
+            return tf.where(d <= 1, ((a + 2) * d - (a + 3)) * d * d + 1,
+                            tf.where(d < 2, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a, tf.zeros_like(d)))
+        base = [tf.math.floor(c) for c in coords]
+        out = 0
+        for taps in np.ndindex(*([4] * n)):
+            w = 1
+            idx = []
+            for i, t in enumerate(taps):
+                pos = base[i] + (t - 1)
+                w = w * kernel(coords[i] - pos)
+                if padding_mode != "zeros":
+                    pos = bound(pos, sizes[i])
+                idx.append(tf.cast(pos, tf.int64))
+            out = out + fetch(idx) * tf.cast(w, x.dtype)[..., None]
+    return tf.transpose(out, [0, n + 1, *range(1, n + 1)])
+
+
+# ----------------------------------------------------------------- strings
+def string_concat(a, b):
+    shape = tf.broadcast_dynamic_shape(tf.shape(a), tf.shape(b))
+    return tf.strings.join([tf.broadcast_to(a, shape), tf.broadcast_to(b, shape)])
+
+
+def string_split(x, sep=None, maxsplit=None):
+    """StringSplit: the substrings padded with "" to the longest split, and each split's length."""
+    flat = tf.reshape(x, [-1])
+    parts = tf.strings.split(flat, sep=sep or None, maxsplit=-1 if maxsplit is None else maxsplit)
+    dense = parts.to_tensor(default_value="")
+    lengths = tf.cast(parts.row_lengths(), tf.int64)
+    shape = tf.shape(x, out_type=tf.int64)
+    return tf.reshape(dense, tf.concat([shape, tf.shape(dense, out_type=tf.int64)[1:]], 0)), tf.reshape(lengths, shape)
+
+
+def string_normalizer(x, action, case_sensitive, stopwords):
+    """StringNormalizer: drop stopwords, change case; an empty result is one empty string."""
+    flat = tf.reshape(x, [-1])
+    if stopwords:
+        key = flat if case_sensitive else tf.strings.lower(flat, encoding="utf-8")
+        stops = tf.constant(stopwords if case_sensitive else [s.lower() for s in stopwords])
+        flat = tf.boolean_mask(flat, tf.logical_not(tf.reduce_any(tf.equal(key[:, None], stops[None, :]), axis=1)))
+    if action == "LOWER":
+        flat = tf.strings.lower(flat, encoding="utf-8")
+    elif action == "UPPER":
+        flat = tf.strings.upper(flat, encoding="utf-8")
+    flat = tf.cond(tf.size(flat) > 0, lambda: flat, lambda: tf.constant([""]))
+    return tf.reshape(flat, [1, -1]) if x.shape.rank == 2 else flat

@@ -3,4 +3,5 @@
 Importing this package registers every handler with :mod:`backends.tensorflow.registry`.
 """
 
-from . import activation, conv, elementwise, linalg, norm, pool, reduce, shape, tensor  # noqa: F401
+from . import (activation, control, conv, elementwise, linalg, misc, norm, pool, reduce, resize, rnn,  # noqa: F401
+               sequence, shape, strings, tensor)

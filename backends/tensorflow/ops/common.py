@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ir import dtypes
 
-from ..dialect import NodeCtx, lit, tf_dtype  # noqa: F401 - re-exported for the op files
+from ..dialect import NodeCtx, Val, lit, tf_dtype  # noqa: F401 - re-exported for the op files
 
 INT_TYPES = dtypes.INT_TYPES
 FLOAT_TYPES = dtypes.FLOAT_TYPES

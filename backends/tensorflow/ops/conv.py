@@ -51,6 +51,17 @@ def pad_input(x: str, begin, end, value: str = "") -> str:
     return f"tf.pad({x}, {pairs}{', constant_values=' + value if value else ''})"
 
 
+def _kernel_shape(c: NodeCtx, wshape, n: int, cl: bool):
+    """The spatial kernel size: from the constant kernel, or the kernel input's static type."""
+    if wshape is not None:
+        return wshape[:n]
+    s = c.shape(1)
+    if s is None:
+        return None
+    dims = list(s[:n]) if cl else list(s[2:])
+    return dims if all(isinstance(d, int) for d in dims) else None
+
+
 def _conv_body(c: NodeCtx, x: str, cl: bool) -> str:
     """The expression of a channels-last convolution of ``x``; ``cl``: the kernel input is
     already spatial-first (the layout pass's form), else it is ONNX's OI... kernel."""
@@ -64,8 +75,7 @@ def _conv_body(c: NodeCtx, x: str, cl: bool) -> str:
     if w_const is not None and not cl:
         w_const = np.ascontiguousarray(np.transpose(w_const, [*range(2, wrank), 1, 0]))
     wshape = list(w_const.shape) if w_const is not None else None
-    kdefault = wshape[:n] if wshape is not None else None
-    kernel, strides, dilations = geometry(c, n, kdefault)
+    kernel, strides, dilations = geometry(c, n, _kernel_shape(c, wshape, n, cl))
     group = int(c.attr("group", 1))
     sizes = spatial_sizes(c, True) if cl else spatial_sizes(c, False)
     pads = auto_pads(c.attr("auto_pad", "NOTSET"), c.attr("pads"), sizes, kernel, strides, dilations)
@@ -143,7 +153,7 @@ def _conv_transpose_body(c: NodeCtx, x: str, cl: bool) -> str:
         w_const = np.ascontiguousarray(np.transpose(w_const, [*range(2, wrank), 1, 0]))
     group = int(c.attr("group", 1))
     wshape = list(w_const.shape) if w_const is not None else None
-    kernel, strides, dilations = geometry(c, n, wshape[:n] if wshape is not None else None)
+    kernel, strides, dilations = geometry(c, n, _kernel_shape(c, wshape, n, cl))
     sizes = spatial_sizes(c, cl)
     g = transpose_pads(sizes, kernel, strides, dilations, c.attr("pads"), c.attr("output_padding"),
                        c.attr("output_shape"), c.attr("auto_pad", "NOTSET"))

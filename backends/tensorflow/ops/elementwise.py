@@ -1,7 +1,7 @@
 """Elementwise ops: arithmetic, comparison, logic, bitwise, math functions.
 
 ONNX semantics TensorFlow spells differently: integer ``Div`` truncates toward zero
-(``tf.math.truncatediv``; TensorFlow's ``/`` would return floats), ``Mod`` follows the
+(``tf.truncatediv``; TensorFlow's ``/`` would return floats), ``Mod`` follows the
 divisor's sign (``floormod``) or C's ``fmod`` (``truncatemod``), ``Pow`` may take an
 exponent of another type.
 """
@@ -29,14 +29,14 @@ register("Mul")(_binary("*"))
 @register("Div")
 def div(c: NodeCtx) -> None:
     if c.dtype(0) in INT_TYPES:
-        c.out(f"tf.math.truncatediv({c.x(0)}, {c.x(1)})")
+        c.out(f"tf.truncatediv({c.x(0)}, {c.x(1)})")
         return
     _binary("/")(c)
 
 
 @register("Mod")
 def mod(c: NodeCtx) -> None:
-    fn = "tf.math.truncatemod" if int(c.attr("fmod", 0)) else "tf.math.floormod"
+    fn = "tf.truncatemod" if int(c.attr("fmod", 0)) else "tf.math.floormod"
     c.out(f"{fn}({c.x(0)}, {c.x(1)})")
 
 

@@ -49,8 +49,7 @@ for _op, _tpl in _REDUCE.items():
 
 def _arg(fn: str):
     def handler(c: NodeCtx) -> None:
-        r = c.need_rank(0)
-        axis = norm_axis(int(c.attr("axis", 0)), r)
+        axis = norm_axis(int(c.attr("axis", 0)), c.rank(0))
         keep = int(c.attr("keepdims", 1))
         x = c.x(0)
         if int(c.attr("select_last_index", 0)):

@@ -236,7 +236,7 @@ def gather(c: NodeCtx) -> None:
 
 @register("GatherElements", since=11)
 def gather_elements(c: NodeCtx) -> None:
-    axis = norm_axis(int(c.attr("axis", 0)), c.need_rank(0))
+    axis = norm_axis(int(c.attr("axis", 0)), c.rank(0))
     c.out(f"tf.experimental.numpy.take_along_axis({c.x(0)}, {_wrapped(c, 1, 0, axis)}, axis={axis})")
 
 
