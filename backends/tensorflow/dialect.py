@@ -29,7 +29,8 @@ TF_DTYPE = {
     "uint16": "tf.uint16", "uint32": "tf.uint32", "uint64": "tf.uint64", "bool": "tf.bool", "string": "tf.string",
     "complex64": "tf.complex64", "complex128": "tf.complex128",
 }
-# constants up to this many elements are written inline (tf.constant); larger ones are variables
+# integer constants up to this many elements (axes, shapes) are written inline (tf.constant), as
+# are one-element constants; every other constant is a variable named after its source tensor
 INLINE_MAX = 16
 # dtypes safetensors' numpy reader returns as they are (bfloat16 is stored as its uint16 bits)
 _STORABLE = {"float32", "float64", "float16", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
@@ -69,7 +70,8 @@ class TFDialect(Dialect):
         dt = TF_DTYPE[name]
         if array.size == 0:
             return f"tf.zeros({list(array.shape)}, {dt})"
-        if name == "string" or (array.size <= INLINE_MAX and name not in ("bfloat16", "complex64", "complex128")):
+        small = array.size == 1 or (array.size <= INLINE_MAX and (name in dtypes.INT_TYPES or name == "bool"))
+        if name == "string" or (small and name not in ("bfloat16", "complex64", "complex128")):
             return f"tf.constant({lit(array.astype(object) if name == 'string' else array)}, {dt})"
         if name == "bfloat16":
             cg.state[attr] = array.view(np.uint16)

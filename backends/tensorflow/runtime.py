@@ -392,7 +392,7 @@ def conv_transpose_cl(x, w, bias, strides, dilations, begin, end, out_pad, group
     ws = tf.split(w, group, axis=-1) if group > 1 else [w]
     outs = []
     for xg, wg in zip(xs, ws):
-        shape = tf.stack([dims[0], *full, tf.cast(tf.shape(wg)[-2], tf.int64)])
+        shape = tf.cast(tf.stack([dims[0], *full, tf.cast(tf.shape(wg)[-2], tf.int64)]), tf.int32)
         outs.append(tf.nn.conv_transpose(xg, wg, shape, [1, *strides, 1], "VALID",
                                          dilations=[1, *dilations, 1]))
     y = tf.concat(outs, -1) if group > 1 else outs[0]

@@ -84,10 +84,22 @@ def _instantiate(graph: Graph, node: Node, np_: onnx.NodeProto, fn: onnx.Functio
             names[name] = fresh
         return names[name]
 
+    def scoped(g: onnx.GraphProto) -> None:
+        """Rename a nested body's reads of the function's tensors (its own names stay)."""
+        own = {i.name for i in g.input} | {t.name for t in g.initializer} | {o for n in g.node for o in n.output}
+        for n in g.node:
+            for k, t in enumerate(n.input):
+                if t and t not in own and t in names:
+                    n.input[k] = names[t]
+            for a in n.attribute:
+                for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
+                    scoped(sub)
+        for o in g.output:
+            if o.name not in own and o.name in names:
+                o.name = names[o.name]
+
     body = []
     for k, inner in enumerate(fn.node):
-        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in inner.attribute):
-            return None  # bodies with subgraphs would need their scopes renamed too
         n = onnx.NodeProto()
         n.CopyFrom(inner)
         n.name = f"{node.name}/{inner.name or inner.op_type.lower() + str(k)}"
@@ -103,6 +115,9 @@ def _instantiate(graph: Graph, node: Node, np_: onnx.NodeProto, fn: onnx.Functio
                     n.attribute.append(ref)
             else:
                 n.attribute.append(a)
+        for a in n.attribute:
+            for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
+                scoped(sub)
         body.append(n)
     ins = [t for t in dict.fromkeys(node.inputs) if t]
     opsets = {o.domain: o.version for o in fn.opset_import}

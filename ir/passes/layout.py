@@ -82,6 +82,8 @@ def permuted(vt: ValueType | None, perm) -> ValueType | None:
 
 def _suffix(perm) -> str:
     r = len(perm)
+    if 3 <= r <= 5 and list(perm) == _kernel_perm(r):
+        return {3: "wio", 4: "hwio", 5: "dhwio"}[r]
     if 3 <= r <= 5 and list(perm) == to_last(r):
         return {3: "nwc", 4: "nhwc", 5: "ndhwc"}[r]
     if 3 <= r <= 5 and list(perm) == to_first(r):

@@ -12,9 +12,20 @@ from ..registry import register
 from .common import INT_TYPES, NodeCtx, is_number, lit, operand, tf_dtype
 
 
+def flat_operand(c: NodeCtx, i: int, other: int) -> str:
+    """Input ``i``, a constant broadcast against input ``other``, without its leading 1-dims
+    (the same result; TensorFlow's MatMul+Add fusion takes only a 1-D bias)."""
+    v = c.const(i)
+    r = c.rank(other)
+    if v is not None and v.ndim >= 2 and v.size > 1 and r is not None and r >= v.ndim and v.shape[0] == 1:
+        lead = next(k for k, d in enumerate(v.shape) if d != 1)
+        return c.buffer(v.reshape(v.shape[lead:]), c.node.inputs[i])
+    return operand(c, i, other)
+
+
 def _binary(op: str):
     def handler(c: NodeCtx) -> None:
-        a, b = operand(c, 0, 1), operand(c, 1, 0)
+        a, b = flat_operand(c, 0, 1), flat_operand(c, 1, 0)
         if is_number(a) and is_number(b):
             a = c.x(0)
         c.out(f"{a} {op} {b}")

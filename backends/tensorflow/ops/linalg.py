@@ -28,6 +28,9 @@ def gemm(c: NodeCtx) -> None:
         expr = f"{lit(alpha)} * {expr}"
     if c.has(2):
         bias = c.x(2)
+        shape = c.shape(2)
+        if shape is not None and len(shape) == 2 and shape[0] == 1:
+            bias = f"tf.reshape({bias}, [-1])"  # TensorFlow's MatMul+Add fusion takes only a 1-D bias
         expr += f" + {bias}" if beta == 1.0 else f" + {lit(beta)} * {bias}"
     c.out(expr)
 
