@@ -21,7 +21,8 @@ from .dialect import DIALECT
 from .registry import REGISTRY
 
 # the passes the pipeline runs before emit (and emit again, for graphs that skipped it)
-PASSES: tuple[str, ...] = ("remove_dead_nodes", "remove_unused_initializers", "channels_last", "push_transposes",
+PASSES: tuple[str, ...] = ("remove_dead_nodes", "remove_unused_initializers", "fold_constants", "channels_last",
+                           "push_transposes",
                            "cancel_transposes")
 
 

@@ -23,7 +23,7 @@ DEPENDS: dict[str, tuple[str, ...]] = {
     "avg_pool_cl": ("pool_pads", "pad_cl", "pool_windows_cl"),
     "lp_pool_cl": ("pool_pads", "pad_cl", "pool_windows_cl"),
     "pad_same_cl": ("pool_pads", "pad_cl"),
-    "resize_onnx": ("resize_axis",),
+    "resize_onnx": ("resize_axis", "resize_axis_dense"),
     "recurrent_onnx": ("rnn_activation",),
     "quantize_linear": ("quant_param",),
     "dequantize_linear": ("quant_param",),
@@ -173,9 +173,27 @@ def depth_to_space_nchw(x, b, mode):
     return tf.reshape(y, tf.stack([n, c // (b * b), h * b, w * b]))
 
 
-def space_to_depth_nchw(x, b):
-    """SpaceToDepth on NCHW data (ONNX's order is TensorFlow's)."""
-    return tf.transpose(tf.nn.space_to_depth(tf.transpose(x, [0, 2, 3, 1]), b), [0, 3, 1, 2])
+def space_to_depth_nchw(x, b, mode="DCR"):
+    """SpaceToDepth on NCHW data: DCR (TensorFlow's order) or CRD."""
+    if mode == "DCR":
+        return tf.transpose(tf.nn.space_to_depth(tf.transpose(x, [0, 2, 3, 1]), b), [0, 3, 1, 2])
+    n, c, h, w = tf.unstack(tf.shape(x))
+    y = tf.transpose(tf.reshape(x, tf.stack([n, c, h // b, b, w // b, b])), [0, 1, 3, 5, 2, 4])
+    return tf.reshape(y, tf.stack([n, c * b * b, h // b, w // b]))
+
+
+def bitshift_onnx(x, shift, left):
+    """BitShift where a shift may be negative or at least the bit width (ONNX: 0, or the sign
+    for a right shift of a negative signed value)."""
+    shift = tf.cast(shift, x.dtype)
+    x, shift = x + tf.zeros_like(shift), shift + tf.zeros_like(x)
+    bits = x.dtype.size * 8
+    bad = (shift < 0) | (shift >= bits)
+    safe = tf.where(bad, tf.zeros_like(shift), shift)
+    if left:
+        return tf.where(bad, tf.zeros_like(x), tf.bitwise.left_shift(x, safe))
+    fill = tf.where(x < 0, -tf.ones_like(x), tf.zeros_like(x)) if not x.dtype.is_unsigned else tf.zeros_like(x)
+    return tf.where(bad, fill, tf.bitwise.right_shift(x, safe))
 
 
 def trilu(x, k, upper):
@@ -447,7 +465,10 @@ def resize_axis(x, axis, out_size, scale, mode, coord, nearest, cubic_a, exclude
     else:
         base = tf.math.floor(x_ori)
         frac = x_ori - base
-        s = min(float(tf.get_static_value(scale)), 1.0) if antialias else 1.0
+        static = tf.get_static_value(scale)
+        if antialias and static is None:
+            return resize_axis_dense(x, axis, x_ori, tf.minimum(scale, 1.0), mode, cubic_a, exclude_outside)
+        s = min(float(static), 1.0) if antialias else 1.0
         if mode == "linear":
             first = int(math.floor(-1 / s) + 1) if antialias else 0
             offsets = range(first, 2 - first)
@@ -482,6 +503,29 @@ def resize_axis(x, axis, out_size, scale, mode, coord, nearest, cubic_a, exclude
         outside = tf.reshape((x_ori < 0) | (x_ori > tf.cast(last, tf.float64)), shape)
         out = tf.where(outside, tf.cast(extrapolation, x.dtype), out)
     return out
+
+
+def resize_axis_dense(x, axis, x_ori, s, mode, cubic_a, exclude_outside):
+    """Antialiased linear/cubic resize along ``axis`` when the scale is known only at run time:
+    every input position weighs in (the kernel, scaled by ``s``, is zero outside its footprint);
+    positions beyond the edges take the edge value, as ONNX's edge padding does."""
+    size = tf.shape(x, out_type=tf.int64)[axis]
+    pos = tf.range(-size, 2 * size)
+    d = (tf.cast(pos, tf.float64)[None, :] - x_ori[:, None]) * s
+    if mode == "linear":
+        w = tf.clip_by_value(1 - tf.math.abs(d), 0.0, 1.0)
+    else:
+        a, ad = cubic_a, tf.math.abs(d)
+        w = tf.where(ad <= 1, ((a + 2) * ad - (a + 3)) * ad * ad + 1,
+                     tf.where(ad < 2, ((a * ad - 5 * a) * ad + 8 * a) * ad - 4 * a, tf.zeros_like(ad)))
+    w = w / tf.reduce_sum(w, axis=1, keepdims=True)
+    if exclude_outside:
+        w = tf.where(((pos < 0) | (pos >= size))[None, :], tf.zeros_like(w), w)
+        w = w / tf.reduce_sum(w, axis=1, keepdims=True)
+    taps = tf.gather(x, tf.clip_by_value(pos, 0, size - 1), axis=axis)
+    moved = tf.experimental.numpy.moveaxis(taps, axis, -1)
+    out = tf.linalg.matmul(moved, tf.cast(w, x.dtype), transpose_b=True)
+    return tf.experimental.numpy.moveaxis(out, -1, axis)
 
 
 def resize_onnx(x, roi=None, scales=None, sizes=None, mode="nearest", coord="half_pixel", nearest="round_prefer_floor",

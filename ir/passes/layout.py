@@ -114,6 +114,10 @@ def resolve(graph: Graph, tensor: str, present) -> tuple[str, list[int]] | None:
 # ------------------------------------------------------------------ graph edits
 def _transpose(g: Graph, tensor: str, perm, base: str | None = None) -> str:
     """A tensor holding ``transpose(tensor, perm)``: a folded constant, or a new Transpose node."""
+    for other in g.consumers(tensor):  # one transpose per (tensor, perm), shared by its readers
+        if other.op_type == "Transpose" and is_default_domain(other.domain) and tensor in other.inputs \
+                and list(other.attrs.get("perm") or []) == [int(p) for p in perm]:
+            return other.outputs[0]
     name = g.unique_tensor_name(f"{base or tensor}_{_suffix(perm)}")
     c = g.constant(tensor)
     if c is not None and c.dtype != object:
@@ -423,32 +427,67 @@ def _has_physical(g: Graph, tensor: str, perm, rank: int) -> bool:
     return vt is not None and vt.shape is not None and len(vt.shape) <= rank and all(d == 1 for d in vt.shape)
 
 
+def _follows(g: Graph, tensor: str, root: str, depth: int = 6) -> bool:
+    """Whether ``tensor`` is computed from ``root`` by layout-agnostic elementwise ops only (with
+    constants beside it): once a transpose of ``root`` moves down that chain, it reaches here."""
+    if tensor == root:
+        return True
+    if depth == 0 or g.constant(tensor) is not None:
+        return g.constant(tensor) is not None
+    src = g.producer(tensor)
+    if src is None or not is_default_domain(src.domain) or src.op_type not in _UNARY | _BROADCAST:
+        return False
+    slots = [0] if src.op_type in _UNARY else range(len(src.inputs))
+    return all(_follows(g, src.inputs[s], root, depth - 1) for s in slots if s < len(src.inputs) and src.inputs[s])
+
+
+def _waits(g: Graph, node: Node, out: str) -> bool:
+    """A consumer of ``out`` not yet able to take the transpose, but that will be once the
+    transpose has moved down its other inputs' chains (``x * sigmoid(x)``, GELU's ``x * (...)``)."""
+    if not is_default_domain(node.domain) or node.op_type not in _BROADCAST or out not in node.inputs:
+        return False
+    return all(_follows(g, t, out) for t in node.inputs if t)
+
+
 @register()
 def push_transposes(graph: Graph) -> int:
     """Move each Transpose below its consumers when every one of them is layout-agnostic
     (elementwise ops and activations; Concat, Split, Reduce*, ArgMax/Min, Softmax, CumSum, Pad,
     Slice, Squeeze and Resize with their axes rewritten; BatchNorm, InstanceNorm, LRN,
-    DepthToSpace and SpaceToDepth becoming channels-last); it stops at anything else (Reshape,
-    Flatten, MatMul ...)."""
+    DepthToSpace and SpaceToDepth becoming channels-last) or waits for it on another input
+    (``x * sigmoid(x)``); it stops at anything else (Reshape, Flatten, MatMul ...)."""
     changed = 0
     for g in graph.iter_graphs():
-        for node in g.nodes:
-            if node.name not in g.nx or node.op_type != "Transpose" or not is_default_domain(node.domain):
+        queue = [n.name for n in g.nodes if n.op_type == "Transpose"]
+        budget = 50 * len(queue) + 100
+        while queue and budget:
+            budget -= 1
+            name = queue.pop(0)
+            if name not in g.nx:
                 continue
+            node = g.node(name)
             perm = node.attrs.get("perm")
             out = node.outputs[0]
-            if perm is None or out in g.outputs or _feeds_subgraph(g, out):
+            if node.op_type != "Transpose" or not is_default_domain(node.domain) or perm is None \
+                    or out in g.outputs or _feeds_subgraph(g, out):
                 continue
             consumers = g.consumers(out)
             if not consumers:
                 continue
             plans = [_plan(g, n, out, perm) for n in consumers]
-            if any(p is None for p in plans):
+            ready = [p for p in plans if p is not None]
+            waiting = [n for n, p in zip(consumers, plans) if p is None]
+            if not ready or not all(_waits(g, n, out) for n in waiting):
                 continue
-            for p in plans:
+            before = set(g.nx.nodes)
+            for p in ready:
                 p()
             _drop_transpose(g, node)
             changed += 1
+            created = [n for n in g.nx.nodes if n not in before and g.node(n).op_type == "Transpose"]
+            queue.extend(created)
+            if name in g.nx:
+                queue.append(name)  # still read by a waiting consumer: try again after the others
     return changed
 
 

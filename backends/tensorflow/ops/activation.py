@@ -40,7 +40,7 @@ def elu(c: NodeCtx) -> None:
 @register("Celu", since=12)
 def celu(c: NodeCtx) -> None:
     x, a = c.x(0), _f(c, "alpha", 1.0)
-    c.out(f"tf.nn.relu({x}) + tf.math.minimum(0.0, {a} * tf.math.expm1({x} / {a}))")
+    c.out(f"tf.nn.relu({x}) + tf.math.minimum({a} * tf.math.expm1({x} / {a}), 0.0)")
 
 
 _SELU_ALPHA, _SELU_GAMMA = 1.67326319217681884765625, 1.05070102214813232421875

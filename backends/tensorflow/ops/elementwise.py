@@ -8,6 +8,8 @@ exponent of another type.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..registry import register
 from .common import INT_TYPES, NodeCtx, is_number, lit, operand, tf_dtype
 
@@ -48,6 +50,9 @@ def div(c: NodeCtx) -> None:
 @register("Mod")
 def mod(c: NodeCtx) -> None:
     fn = "tf.truncatemod" if int(c.attr("fmod", 0)) else "tf.math.floormod"
+    if c.dtype(0) in ("float16", "bfloat16"):  # no half-precision kernels: computed in float32
+        c.out(f"tf.cast({fn}(tf.cast({c.x(0)}, tf.float32), tf.cast({c.x(1)}, tf.float32)), {c.x(0)}.dtype)")
+        return
     c.out(f"{fn}({c.x(0)}, {c.x(1)})")
 
 
@@ -106,8 +111,14 @@ for _op, _fn in (("And", "tf.math.logical_and"), ("Or", "tf.math.logical_or"), (
 
 @register("BitShift", since=11)
 def bitshift(c: NodeCtx) -> None:
-    fn = "tf.bitwise.left_shift" if c.attr("direction") == "LEFT" else "tf.bitwise.right_shift"
-    c.out(f"{fn}({c.x(0)}, {c.x(1)})")
+    left = c.attr("direction") == "LEFT"
+    shift = c.const(1)
+    bits = 8 * np.dtype(c.dtype(0) or "int64").itemsize
+    if shift is not None and ((shift >= 0) & (shift < bits)).all():
+        fn = "tf.bitwise.left_shift" if left else "tf.bitwise.right_shift"
+        c.out(f"{fn}({c.x(0)}, {c.x(1)})")
+    else:
+        c.out(f"{c.helper('bitshift_onnx')}({c.x(0)}, {c.x(1)}, {left})")
 
 
 def _variadic(kind: str):

@@ -110,4 +110,4 @@ def lp_norm(c: NodeCtx) -> None:
     x = c.x(0)
     norm = f"tf.math.reduce_sum(tf.math.abs({x}), {axis}, keepdims=True)" if p == 1 else \
         f"tf.math.sqrt(tf.math.reduce_sum(tf.math.square({x}), {axis}, keepdims=True))"
-    c.out(f"{x} / {norm}")
+    c.out(f"tf.math.divide_no_nan({x}, {norm})")

@@ -39,6 +39,10 @@ def _reducer(template: str):
             axes_arg = ""
         else:
             axes_arg = f"{lit(axes[0]) if len(axes) == 1 else lit(axes)}, "
+        if c.dtype(0) == "bool" and c.node.op_type in ("ReduceMax", "ReduceMin"):
+            template_ = template.replace("reduce_max", "reduce_any").replace("reduce_min", "reduce_all")
+            c.out(template_.format(x=x, axes=axes_arg, keep=keep))
+            return
         c.out(template.format(x=x, axes=axes_arg, keep=keep))
     return handler
 

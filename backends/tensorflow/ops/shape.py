@@ -265,7 +265,7 @@ def depth_to_space(c: NodeCtx) -> None:
 
 @register("SpaceToDepth")
 def space_to_depth(c: NodeCtx) -> None:
-    c.out(f"{c.helper('space_to_depth_nchw')}({c.x(0)}, {int(c.attr('blocksize'))})")
+    c.out(f"{c.helper('space_to_depth_nchw')}({c.x(0)}, {int(c.attr('blocksize'))}, {c.attr('mode', 'DCR')!r})")
 
 
 @register("Trilu", since=14)
