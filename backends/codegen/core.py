@@ -147,6 +147,7 @@ class Codegen:
         self.state: dict[str, np.ndarray] = {}
         self.helpers: list[str] = []
         self.const_exprs: dict[int, str] = {}  # id(array) -> expression of its stored copy
+        self._cached: list[np.ndarray] = []  # the arrays behind const_exprs: an id is never reused while cached
         self.manifest: dict[str, str] = {}
         self.absorbed: dict[str, tuple[str, str]] = {}  # node name -> (its output, the tensor it aliases)
 
@@ -174,6 +175,7 @@ class Codegen:
             raise EmitError(f"constant '{base}' has dtype {dt}, which {self.dialect.target} cannot hold")
         expr = self.dialect.store_constant(self, arr, self.attr_name(base), source=base)
         self.const_exprs[key] = expr
+        self._cached.append(array)
         return expr
 
     def module(self, base: str, ctor: str, params: dict[str, np.ndarray | None]) -> str:
@@ -185,6 +187,7 @@ class Codegen:
             if arr is not None:
                 self.state[f"{name}.{pname}"] = np.require(arr, requirements="C")
                 self.const_exprs[id(arr)] = f"self.{name}.{pname}"
+                self._cached.append(arr)
         return f"self.{name}"
 
 

@@ -262,6 +262,8 @@ def reduce_onnx(x, axes, keepdims, noop, op):
         "ReduceSumSquare": lambda v, a, keepdims: tf.math.reduce_sum(tf.math.square(v), a, keepdims=keepdims),
         "ReduceLogSum": lambda v, a, keepdims: tf.math.log(tf.math.reduce_sum(v, a, keepdims=keepdims)),
     }
+    if x.dtype == tf.bool:
+        fns.update({"ReduceMax": tf.math.reduce_any, "ReduceMin": tf.math.reduce_all})
     axes = tf.cast(tf.reshape(axes, [-1]), tf.int32)
     if noop:
         return tf.cond(tf.size(axes) > 0, lambda: fns[op](x, axes, keepdims=keepdims), lambda: x)
@@ -418,7 +420,7 @@ def conv_transpose_cl(x, w, bias, strides, dilations, begin, end, out_pad, group
         y = tf.pad(y, [[0, 0]] + [[0, p] for p in out_pad] + [[0, 0]])
     if any(begin) or any(end):
         size = tf.shape(y, out_type=tf.int64)
-        y = tf.slice(y, [0, *begin, 0], tf.stack([size[0]] + [size[1 + i] - begin[i] - end[i] for i in range(n)]
+        y = tf.slice(y, tf.constant([0, *begin, 0], tf.int64), tf.stack([size[0]] + [size[1 + i] - begin[i] - end[i] for i in range(n)]
                                                + [size[-1]]))
     return y if bias is None else tf.nn.bias_add(y, bias)
 
@@ -826,6 +828,8 @@ def string_split(x, sep=None, maxsplit=None):
     """StringSplit: the substrings padded with "" to the longest split, and each split's length."""
     flat = tf.reshape(x, [-1])
     parts = tf.strings.split(flat, sep=sep or None, maxsplit=-1 if maxsplit is None else maxsplit)
+    if not sep:  # runs of whitespace never give empty parts (TensorFlow adds one with maxsplit)
+        parts = tf.ragged.boolean_mask(parts, tf.not_equal(parts, ""))
     dense = parts.to_tensor(default_value="")
     lengths = tf.cast(parts.row_lengths(), tf.int64)
     shape = tf.shape(x, out_type=tf.int64)
@@ -845,3 +849,14 @@ def string_normalizer(x, action, case_sensitive, stopwords):
         flat = tf.strings.upper(flat, encoding="utf-8")
     flat = tf.cond(tf.size(flat) > 0, lambda: flat, lambda: tf.constant([""]))
     return tf.reshape(flat, [1, -1]) if x.shape.rank == 2 else flat
+
+
+def batch_norm_training(x, scale, bias, mean, var, eps, momentum):
+    """BatchNormalization in training mode on channel-first ``x``: normalized with the batch's
+    statistics; the running statistics updated with ``momentum``."""
+    axes = [0, *range(2, x.shape.rank)]
+    batch_mean, batch_var = tf.nn.moments(x, axes)
+    shape = [-1] + [1] * (x.shape.rank - 2)
+    y = tf.nn.batch_normalization(x, tf.reshape(batch_mean, shape), tf.reshape(batch_var, shape),
+                                  tf.reshape(bias, shape), tf.reshape(scale, shape), eps)
+    return y, mean * momentum + batch_mean * (1 - momentum), var * momentum + batch_var * (1 - momentum)

@@ -26,8 +26,13 @@ def _per_channel(c: NodeCtx, i: int, cl: bool) -> str:
 
 def _batch_norm(cl: bool):
     def handler(c: NodeCtx) -> None:
-        if int(c.attr("training_mode", 0)) and any(o for o in c.node.outputs[1:]):
-            c.fail("BatchNormalization in training mode")
+        if int(c.attr("training_mode", 0)):
+            if cl:
+                c.fail("BatchNormalization in training mode is emitted channel-first")
+            args = ", ".join(c.x(i) for i in range(5))
+            c.outs(f"{c.helper('batch_norm_training')}({args}, {lit(float(c.attr('epsilon', 1e-5)))}, "
+                   f"{lit(float(c.attr('momentum', 0.9)))})[:{len(c.node.outputs)}]")
+            return
         eps = lit(float(c.attr("epsilon", 1e-5)))
         scale, bias, mean, var = (_per_channel(c, i, cl) for i in (1, 2, 3, 4))
         c.out(f"tf.nn.batch_normalization({c.x(0)}, {mean}, {var}, {bias}, {scale}, {eps})")
