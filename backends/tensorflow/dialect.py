@@ -14,6 +14,8 @@ has no shape arithmetic left in its code.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from backends.codegen.core import Codegen, Dialect, EmitError, NodeCtx, Val  # noqa: F401 - used by ops/
@@ -38,9 +40,10 @@ _STORABLE = {"float32", "float64", "float16", "int8", "int16", "int32", "int64",
 
 
 def variable_name(source: str) -> str:
-    """A tf.Variable name for a source tensor name (TensorFlow accepts any text; control
-    characters are replaced so the name prints on one line)."""
-    return "".join(ch if ch.isprintable() else "_" for ch in source) or "constant"
+    """A tf.Variable name for a source tensor name, in the characters a SavedModel accepts
+    (``[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*``): others become ``_`` (``onnx::Conv_1`` -> ``onnx_Conv_1``)."""
+    name = re.sub(r"[^A-Za-z0-9_.\\/>-]+", "_", source).lstrip("/_>-\\")
+    return name or "constant"
 
 
 class TFDialect(Dialect):

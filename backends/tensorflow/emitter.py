@@ -14,16 +14,15 @@ from backends import EmitResult
 from backends.codegen import core
 from ir.graph import Graph
 from ir.node import Node
-from ir.opset import CANONICAL_OPSET, is_default_domain
+from ir.opset import CANONICAL_OPSET
 from ir.passes.expand import expand_functions, has_function
 
 from .dialect import DIALECT
 from .registry import REGISTRY
 
 # the passes the pipeline runs before emit (and emit again, for graphs that skipped it)
-PASSES: tuple[str, ...] = ("remove_dead_nodes", "remove_unused_initializers", "fold_constants", "channels_last",
-                           "push_transposes",
-                           "cancel_transposes")
+PASSES: tuple[str, ...] = ("remove_dead_nodes", "remove_unused_initializers", "fold_constants", "fuse_gelu",
+                           "channels_last", "push_transposes", "cancel_transposes")
 
 
 def _load_ops() -> None:

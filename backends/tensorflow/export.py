@@ -75,7 +75,7 @@ def save_saved_model(folder: str, path: str, manifest: dict) -> dict:
 
 def _flex_ops(message: str) -> list[str]:
     """The TensorFlow ops a converter error says TFLite builtins lack."""
-    found = re.findall(r"tf\.([A-Za-z0-9_]+)", message)
+    found = re.findall(r"\btf\.([A-Z][A-Za-z0-9_]*)", message)
     return sorted(set(found))
 
 
