@@ -119,6 +119,17 @@ class Dialect:
         """A Python list/int expression as an int64 tensor."""
         raise NotImplementedError
 
+    def python_tensor(self, expr: str, dtype: str) -> str:
+        """A tensor of ``dtype`` holding the value of a Python expression (``len(seq)``, a bool)."""
+        raise NotImplementedError
+
+    def python_int(self, expr: str) -> str:
+        """A Python int from a one-element tensor expression (a sequence position)."""
+        return f"int({expr})"
+
+    def ones_like(self, expr: str, dtype: str) -> str:
+        raise NotImplementedError
+
     def store_constant(self, cg: "Codegen", array: np.ndarray, attr: str, source: str = "") -> str:
         """Declare ``array`` as a stored constant named ``attr`` on the model object; returns
         the expression that reads it.  ``source`` is the IR tensor name it came from (for a

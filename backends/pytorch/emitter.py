@@ -66,6 +66,12 @@ class TorchDialect(Dialect):
     def int_list_tensor(self, expr: str) -> str:
         return f"torch.tensor({expr}, dtype=torch.int64)"
 
+    def python_tensor(self, expr: str, dtype: str) -> str:
+        return f"torch.tensor({expr})" if dtype in ("int64", "bool") else f"torch.tensor({expr}, dtype={TORCH_DTYPE[dtype]})"
+
+    def ones_like(self, expr: str, dtype: str) -> str:
+        return f"torch.ones_like({expr}, dtype={TORCH_DTYPE[dtype]})"
+
     def store_constant(self, cg: Codegen, array: np.ndarray, attr: str, source: str = "") -> str:
         dt = TORCH_DTYPE[dtypes.of_array(array)]
         cg.init_lines.append(f"self.register_buffer({attr!r}, torch.empty({tuple(array.shape)!r}, dtype={dt}))")

@@ -68,6 +68,15 @@ class TFDialect(Dialect):
     def int_list_tensor(self, expr: str) -> str:
         return f"tf.constant({expr}, tf.int64)"
 
+    def python_tensor(self, expr: str, dtype: str) -> str:
+        return f"tf.constant({expr}, {TF_DTYPE[dtype]})"
+
+    def python_int(self, expr: str) -> str:
+        return f"int(tf.get_static_value({expr}))"  # sequences are Python lists while tracing
+
+    def ones_like(self, expr: str, dtype: str) -> str:
+        return f"tf.ones_like({expr}, dtype={TF_DTYPE[dtype]})"
+
     def store_constant(self, cg: Codegen, array: np.ndarray, attr: str, source: str = "") -> str:
         name = dtypes.of_array(array)
         dt = TF_DTYPE[name]

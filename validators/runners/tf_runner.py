@@ -5,19 +5,15 @@ artifact takes in another layout (``--inputs-as-nhwc`` / ``--outputs-as-nhwc``, 
 the manifest's ``layouts``) are transposed here, so the caller always speaks the
 reference's layout.
 
-Per-layer capture runs the same function eagerly (its ``python_function``) under a
-trace function (``sys.settrace``) that watches the frame of ``__call__`` and, at every
-line, copies each newly bound local that the manifest maps to an IR tensor; in isolated
-mode it then rebinds that local to the reference value (in the recorded layout), so every
-following statement runs on reference inputs.
+Per-layer capture runs the same function eagerly (its ``python_function``) under the
+shared trace machinery (``trace.py``); in isolated mode each local is rebound to the
+reference value in the layout the manifest records for it.
 """
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import os
-import sys
 import uuid
 
 import numpy as np
@@ -25,6 +21,7 @@ import numpy as np
 from ir.errors import InputError, ModelLoadError
 
 from . import read_manifest
+from .trace import capture_locals, manifest_locals
 
 
 def to_numpy(v):
@@ -111,54 +108,19 @@ class Runner:
     def capture(self, inputs: list, tensors: list[str], reference: dict | None = None) -> dict:
         import tensorflow as tf
 
-        wanted = set(tensors)
-        idents: dict[str, list[str]] = {}
-        for tensor, expr in self.manifest.get("tensors", {}).items():
-            if expr.isidentifier() and tensor in wanted:
-                idents.setdefault(expr, []).append(tensor)
-        captured: dict[str, np.ndarray] = {}
-        seen: set[str] = set()
+        def rebind(tensor, value):
+            if reference is None or reference.get(tensor) is None:
+                return None
+            ref = np.asarray(reference[tensor])
+            perm = self.layouts.get(tensor)
+            if perm is not None:
+                ref = np.transpose(ref, np.argsort(perm))
+            if tuple(ref.shape) != tuple(value.shape) or ref.dtype == object:
+                return None
+            return tf.cast(tf.constant(ref), value.dtype)
+
         fn = type(self.model).__call__.python_function
-        code = fn.__code__
-
-        def local_trace(frame, event, arg):
-            if event not in ("line", "return"):
-                return local_trace
-            locals_ = frame.f_locals
-            fresh = [k for k in idents if k not in seen and k in locals_]
-            if not fresh:
-                return local_trace
-            changed = False
-            for ident in fresh:
-                seen.add(ident)
-                value = locals_[ident]
-                if not isinstance(value, (tf.Tensor, tf.Variable)):
-                    continue
-                for tensor in idents[ident]:
-                    captured[tensor] = to_numpy(value)
-                if reference is not None and event == "line":
-                    for tensor in idents[ident]:
-                        if tensor not in reference or reference[tensor] is None:
-                            continue
-                        ref = np.asarray(reference[tensor])
-                        perm = self.layouts.get(tensor)
-                        if perm is not None:
-                            ref = np.transpose(ref, np.argsort(perm))
-                        if tuple(ref.shape) == tuple(value.shape) and ref.dtype != object:
-                            locals_[ident] = tf.cast(tf.constant(ref), value.dtype)
-                            changed = True
-                        break
-            if changed:
-                ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))
-            return local_trace
-
-        def global_trace(frame, event, arg):
-            return local_trace if frame.f_code is code else None
-
-        old = sys.gettrace()
-        sys.settrace(global_trace)
-        try:
-            fn(self.model, *self._feed(inputs))
-        finally:
-            sys.settrace(old)
-        return captured
+        feeds = self._feed(inputs)
+        return capture_locals(fn.__code__, lambda: fn(self.model, *feeds), manifest_locals(self.manifest, tensors),
+                              lambda v: isinstance(v, (tf.Tensor, tf.Variable)), to_numpy,
+                              rebind if reference is not None else None)

@@ -298,6 +298,3 @@ def reverse_sequence(c: NodeCtx) -> None:
           f"batch_axis={int(c.attr('batch_axis', 1))})")
 
 
-@register("Identity")
-def identity(c: NodeCtx) -> None:
-    c.alias(0, 0)

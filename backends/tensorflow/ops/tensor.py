@@ -81,12 +81,3 @@ def cast_like(c: NodeCtx) -> None:
         c.out(f"tf.cast({c.x(0)}, {c.x(1)}.dtype)")
 
 
-@register("Dropout")
-def dropout(c: NodeCtx) -> None:
-    if c.has(2):
-        t = c.const(2)
-        if t is None or bool(t.reshape(-1)[0]):
-            c.fail("Dropout in training mode")
-    c.alias(0, 0)
-    if len(c.node.outputs) > 1 and c.node.outputs[1]:
-        c.out(f"tf.ones_like({c.x(0)}, dtype=tf.bool)", j=1)
