@@ -175,6 +175,8 @@ def to_document(graph: Graph) -> tuple[dict[str, Any], list[tuple[str, np.ndarra
         "metadata": graph.metadata,
         "graph": graph_to_dict(graph, arrays),
     }
+    if graph.layouts:  # tensors a layout pass moved (ir/passes/layout.py)
+        doc["layouts"] = {t: [h, list(p)] for t, (h, p) in graph.layouts.items()}
     return doc, arrays.items
 
 
@@ -219,4 +221,5 @@ def load(folder: str) -> Graph:
     for g in graph.iter_graphs():
         g.opset_imports = graph.opset_imports
     graph.metadata = doc.get("metadata", {})
+    graph.layouts = {t: (h, [int(v) for v in p]) for t, (h, p) in doc.get("layouts", {}).items()}
     return graph

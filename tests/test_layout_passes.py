@@ -167,3 +167,13 @@ def test_external_layout_rejects_unknown_names():
     graph = mmconvert.load(_conv_net())
     with pytest.raises(mmconvert.errors.InputError, match="not graph inputs"):
         set_external_layout(graph, inputs=["nope"])
+
+
+def test_layout_records_survive_an_ir_folder(tmp_path):
+    import ir
+
+    graph = mmconvert.load(_conv_net())
+    run_pipeline(graph, ["channels_last", *LAYOUT])
+    ir.save(graph, str(tmp_path / "g"))
+    again = ir.load(str(tmp_path / "g"))
+    assert again.layouts == graph.layouts and again.layouts
