@@ -55,25 +55,32 @@ import numpy as np
 import tensorflow as tf
 tf.config.threading.set_intra_op_parallelism_threads(args["threads"])
 tf.config.threading.set_inter_op_parallelism_threads(1)
-from real_models import keras_model
 x = np.load(args["input"])
-runs = {}
-keras = keras_model(args["name"], args["size"])
-keras_fn = tf.function(lambda v: keras(v, training=False))
-runs["keras"] = lambda: keras_fn(x)
+runs, outputs, errors = {}, {}, {}
+if args["keras"]:
+    from real_models import keras_model
+    keras = keras_model(args["name"], args["size"])
+    keras_fn = tf.function(lambda v: keras(v, training=False))
+    runs["keras"] = lambda: keras_fn(x)
+    outputs["keras"] = np.asarray(keras_fn(x))
 spec = importlib.util.spec_from_file_location("emitted", os.path.join(args["emitted"], "model.py"))
 module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
 emitted = module.load_model()
 runs["emitted"] = lambda: emitted(x)
-outputs = {"emitted": np.asarray(emitted(x)), "keras": np.asarray(keras_fn(x))}
+outputs["emitted"] = np.asarray(emitted(x))
 if args.get("onnx2tf"):
-    loaded = tf.saved_model.load(args["onnx2tf"])
-    sig = loaded.signatures["serving_default"]
-    (key, spec_), = sig.structured_input_signature[1].items()
-    feed = x if tuple(spec_.shape[1:]) == x.shape[1:] else np.transpose(x, (0, 3, 1, 2))
-    runs["onnx2tf"] = lambda: sig(**{key: tf.constant(feed)})
-    out = sig(**{key: tf.constant(feed)})
-    outputs["onnx2tf"] = np.asarray(list(out.values())[0])
+    try:
+        loaded = tf.saved_model.load(args["onnx2tf"])
+        sig = loaded.signatures["serving_default"]
+        (key, spec_), = sig.structured_input_signature[1].items()
+        # onnx2tf moves what it takes for channels to the end: feed the ONNX input that way
+        feed = next(np.ascontiguousarray(np.transpose(x, p)) for p in [(0, 1, 2, 3), (0, 2, 3, 1), (0, 3, 1, 2)]
+                    if tuple(np.transpose(x, p).shape[1:]) == tuple(spec_.shape[1:]))
+        out = sig(**{key: tf.constant(feed)})
+        outputs["onnx2tf"] = np.asarray(list(out.values())[0])
+        runs["onnx2tf"] = lambda: sig(**{key: tf.constant(feed)})
+    except Exception as e:
+        errors["onnx2tf"] = f"its SavedModel fails on the input: {type(e).__name__}: {str(e).strip().splitlines()[-1][:200]}"
 times = {k: [] for k in runs}
 for k, f in runs.items():
     for _ in range(3):
@@ -85,7 +92,7 @@ for _ in range(args["rounds"]):
             _ = r.numpy() if hasattr(r, "numpy") else [v.numpy() for v in r.values()]
             times[k].append(time.perf_counter() - t)
 np.savez(args["outputs"], **outputs)
-print(json.dumps(times))
+print(json.dumps({"times": times, "errors": errors}))
 """
 
 
@@ -103,13 +110,37 @@ def bench_model(name: str, size: int, threads: int, rounds: int, per_round: int,
     from real_models import keras_model, keras_to_onnx
 
     row: dict = {"model": name}
-    model = keras_model(name, size)
-    onnx_path = keras_to_onnx(model, os.path.join(work, f"{name}.onnx"))
-    x = np.random.default_rng(0).standard_normal((1, *model.input_shape[1:])).astype(np.float32)
+    if name.startswith("torch:"):  # an NCHW ONNX file (torch.onnx), the layout onnx2tf expects
+        import torch
+        import transformers as T
+
+        from real_models import export_onnx
+
+        torch.manual_seed(0)
+        config = {"torch:ResNet50": T.ResNetConfig(), "torch:ConvNeXtTiny": T.ConvNextConfig()}[name]
+        module = {"torch:ResNet50": T.ResNetModel, "torch:ConvNeXtTiny": T.ConvNextModel}[name](config).eval()
+
+        class Pooled(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, v):
+                return self.m(v).pooler_output
+
+        x = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
+        onnx_path = os.path.join(work, f"{name[6:]}_torch.onnx")
+        export_onnx(Pooled(module).eval(), torch.from_numpy(x), onnx_path)
+        row["source"] = "transformers + torch.onnx (NCHW)"
+    else:
+        model = keras_model(name, size)
+        onnx_path = keras_to_onnx(model, os.path.join(work, f"{name}.onnx"))
+        x = np.random.default_rng(0).standard_normal((1, *model.input_shape[1:])).astype(np.float32)
+        row["source"] = "keras.applications + tf2onnx (NHWC)"
     np.save(os.path.join(work, "input.npy"), x)
     reference = conformance.run_model(onnx_path, onnx.load(onnx_path), [x])[0]
 
-    ours = os.path.join(work, f"{name}_tf")
+    ours = os.path.join(work, f"{name.replace(':', '_')}_tf")
     secs, proc = _run([sys.executable, "-c", _CONVERT, ROOT, onnx_path, ours])
     row["ours_convert_s"] = secs if proc.returncode == 0 else None
     if proc.returncode:
@@ -117,25 +148,29 @@ def bench_model(name: str, size: int, threads: int, rounds: int, per_round: int,
 
     o2t_dir = None
     if onnx2tf and os.path.exists(onnx2tf):
-        cwd = os.path.join(work, f"{name}_onnx2tf_cwd")
+        cwd = os.path.join(work, f"{name.replace(':', '_')}_onnx2tf_cwd")
         os.makedirs(cwd, exist_ok=True)
         np.save(os.path.join(cwd, "calibration_image_sample_data_20x128x128x3_float32.npy"),
                 np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))
-        o2t_dir = os.path.join(work, f"{name}_onnx2tf")
+        o2t_dir = os.path.join(work, f"{name.replace(':', '_')}_onnx2tf")
         secs, proc = _run([onnx2tf, "-i", onnx_path, "-o", o2t_dir, "-osd"], cwd=cwd)
         row["onnx2tf_convert_s"] = secs if proc.returncode == 0 else None
         if proc.returncode or not os.path.exists(os.path.join(o2t_dir, "saved_model.pb")):
-            row["onnx2tf_error"] = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+            row["onnx2tf_error"] = "conversion failed: " + " ".join(
+                ln.strip() for ln in (proc.stdout + proc.stderr).strip().splitlines()[-3:])
             o2t_dir = None
 
-    args = {"root": ROOT, "name": name, "size": size, "threads": threads, "rounds": rounds, "per_round": per_round,
+    args = {"root": ROOT, "name": name, "size": size, "keras": not name.startswith("torch:"), "threads": threads, "rounds": rounds, "per_round": per_round,
             "input": os.path.join(work, "input.npy"), "emitted": ours, "onnx2tf": o2t_dir,
-            "outputs": os.path.join(work, f"{name}_outputs.npz")}
+            "outputs": os.path.join(work, f"{name.replace(':', '_')}_outputs.npz")}
     _, proc = _run([sys.executable, "-c", _LATENCY, json.dumps(args)])
     if proc.returncode:
         row["latency_error"] = proc.stderr.strip().splitlines()[-3:]
         return row
-    times = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    times = result["times"]
+    for k, v in result["errors"].items():
+        row[f"{k}_error"] = v
     for k, v in times.items():
         row[f"{k}_median_ms"] = 1000 * statistics.median(v)
         row[f"{k}_best_ms"] = 1000 * min(v)
@@ -159,11 +194,11 @@ def write_doc(rows: list[dict], args) -> None:
              f"{args.rounds} interleaved rounds of {args.per_round} calls after warm-up). Sources: keras.applications "
              "(random weights, logits out) exported to ONNX with tf2onnx; both converters start from that file.", "",
              "## Latency (ms per call; median, best in brackets)", "",
-             "| model | Keras | emitted (mmconvert) | emitted / Keras | onnx2tf SavedModel | emitted / onnx2tf |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "| model | source | Keras | emitted (mmconvert) | emitted / Keras | onnx2tf SavedModel | emitted / onnx2tf |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         k, e, o = r.get("keras_median_ms"), r.get("emitted_median_ms"), r.get("onnx2tf_median_ms")
-        lines.append(f"| {r['model']} | {_fmt(k)} ({_fmt(r.get('keras_best_ms'))}) | {_fmt(e)} ({_fmt(r.get('emitted_best_ms'))}) "
+        lines.append(f"| {r['model']} | {r.get('source', '')} | {_fmt(k)} ({_fmt(r.get('keras_best_ms'))}) | {_fmt(e)} ({_fmt(r.get('emitted_best_ms'))}) "
                      f"| {_fmt(e / k if e and k else None)}x | {_fmt(o)} ({_fmt(r.get('onnx2tf_best_ms'))}) "
                      f"| {_fmt(e / o if e and o else None)}x |")
     lines += ["", "## Conversion time (s, one fresh process each)", "",
@@ -188,7 +223,7 @@ def write_doc(rows: list[dict], args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default="ResNet50,MobileNetV2")
+    ap.add_argument("--models", default="ResNet50,MobileNetV2,EfficientNetB0,torch:ResNet50")
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)

@@ -117,7 +117,7 @@ def convert(source, to, output, framework, input_shapes, opset, optimize, force,
                "--inputs-as-nhwc": inputs_as_nhwc, "--outputs-as-nhwc": outputs_as_nhwc}
     given = [k for k, v in tf_only.items() if v]
     if given and to != "tensorflow":
-        raise click.UsageError(f"{', '.join(given)} only apply to --to tensorflow")
+        raise click.UsageError(f"{', '.join(given)}: only with --to tensorflow")
     if saved_model:
         options["saved_model"] = True
     if tflite or tflite_quantize:

@@ -8,6 +8,9 @@ import numpy as np
 from backends.codegen.core import constant_value
 from ir import dtypes
 
+from backends.codegen.namespace import pystr
+
+from ..dialect import variable_name
 from ..registry import register
 from .common import NodeCtx, lit, tf_dtype
 
@@ -24,7 +27,15 @@ def constant_of_shape(c: NodeCtx) -> None:
     name = dtypes.of_array(value)
     v = value.reshape(-1)[0]
     v = v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, "item") else v
-    shape = c.ints(0) if c.int_list(0) is not None else c.x(0)
+    static = c.int_list(0)
+    if static is not None and name != "string" and int(np.prod(static, dtype=np.int64)) > 16:
+        # a fill too large to inline: built once when the model is made (not stored in the weights)
+        attr = c.cg.attr_name(c.base)
+        c.cg.init_lines.append(f"self.{attr} = tf.Variable(tf.fill({lit(static)}, tf.constant({lit(v)}, {tf_dtype(name)})), "
+                               f"trainable=False, name={pystr(variable_name(c.node.outputs[0]))})")
+        c.bind(0, f"self.{attr}", local=False)
+        return
+    shape = c.ints(0) if static is not None else c.x(0)
     if name != "string" and v == 0:
         c.out(f"tf.zeros({shape}, {tf_dtype(name)})")
     elif name != "string" and v == 1:
