@@ -218,7 +218,10 @@ def _wrapped(c: NodeCtx, i: int, data: int, axis: int) -> str:
             fixed = np.where(idx < 0, idx + xs[axis], idx).astype(idx.dtype)
             return c.buffer(fixed, c.node.inputs[i])
     e = c.x(i)
-    return f"tf.where({e} < 0, {e} + tf.shape({c.x(data)}, out_type={e}.dtype)[{axis}], {e})"
+    xs = static_shape(c, data)
+    n = str(xs[axis]) if xs is not None and -len(xs) <= axis < len(xs) and xs[axis] is not None \
+        else f"tf.shape({c.x(data)}, out_type={e}.dtype)[{axis}]"
+    return f"tf.where({e} < 0, {e} + {n}, {e})"
 
 
 @register("Gather")
