@@ -170,3 +170,23 @@ def test_keras_application(name, tmp_path):
 def test_keras_application_exports(name, tmp_path):
     _, path, _ = _keras_onnx(name, tmp_path)
     _assert_all_match(_convert_with_exports(path, str(tmp_path / "tf")))
+
+
+def test_transformer_with_dynamic_batch_and_sequence(tmp_path):
+    """BERT exported with a symbolic batch and sequence: one trace serves every size."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    import onnx
+
+    from real_models import build, export_onnx
+
+    module, example = build("bert")
+    path = str(tmp_path / "bert.onnx")
+    export_onnx(module, example, path, ({0: torch.export.Dim("batch", max=32), 1: torch.export.Dim("seq", max=63)},))
+    runner = emit(path, str(tmp_path / "tf"))
+    src = open(tmp_path / "tf" / "model.py").read()
+    assert "tf.TensorSpec([None, None], tf.int64)" in src
+    proto = onnx.load(path)
+    for shape in ((2, 8), (3, 5)):
+        x = np.random.default_rng(sum(shape)).integers(0, 100, shape)
+        _check_close(runner.run([x])[0], conformance.run_model(path, proto, [x])[0])
