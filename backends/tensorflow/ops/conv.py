@@ -62,29 +62,38 @@ def _kernel_shape(c: NodeCtx, wshape, n: int, cl: bool):
     return dims if all(isinstance(d, int) for d in dims) else None
 
 
-def _conv_body(c: NodeCtx, x: str, cl: bool) -> str:
-    """The expression of a channels-last convolution of ``x``; ``cl``: the kernel input is
-    already spatial-first (the layout pass's form), else it is ONNX's OI... kernel."""
+def _kernel(c: NodeCtx, cl: bool, what: str):
+    """(constant kernel spatial-first or None, spatial rank, kernel rank) of a (transposed)
+    convolution; an ONNX OI... constant kernel is transposed here, at conversion time."""
     w_const = c.const(1)
     wrank = w_const.ndim if w_const is not None else c.rank(1)
     if wrank is None:
         c.fail("the kernel's rank is unknown")
     n = wrank - 2
     if n not in (1, 2, 3):
-        c.fail(f"{n}-D convolution")
+        c.fail(f"{n}-D {what}")
     if w_const is not None and not cl:
         w_const = np.ascontiguousarray(np.transpose(w_const, [*range(2, wrank), 1, 0]))
+    return w_const, n, wrank
+
+
+def _kernel_expr(c: NodeCtx, w_const, wrank: int, cl: bool) -> str:
+    """The spatial-first kernel as an expression: stored, as given, or transposed at run time."""
+    if w_const is not None:
+        return c.buffer(w_const, c.node.inputs[1])
+    return c.x(1) if cl else f"tf.transpose({c.x(1)}, {[*range(2, wrank), 1, 0]})"
+
+
+def _conv_body(c: NodeCtx, x: str, cl: bool) -> str:
+    """The expression of a channels-last convolution of ``x``; ``cl``: the kernel input is
+    already spatial-first (the layout pass's form), else it is ONNX's OI... kernel."""
+    w_const, n, wrank = _kernel(c, cl, "convolution")
     wshape = list(w_const.shape) if w_const is not None else None
     kernel, strides, dilations = geometry(c, n, _kernel_shape(c, wshape, n, cl))
     group = int(c.attr("group", 1))
     sizes = spatial_sizes(c, True) if cl else spatial_sizes(c, False)
     pads = auto_pads(c.attr("auto_pad", "NOTSET"), c.attr("pads"), sizes, kernel, strides, dilations)
-    if w_const is not None:
-        w = c.buffer(w_const, c.node.inputs[1])
-    elif cl:
-        w = c.x(1)
-    else:
-        w = f"tf.transpose({c.x(1)}, {[*range(2, wrank), 1, 0]})"
+    w = _kernel_expr(c, w_const, wrank, cl)
     if pads is None:
         if c.attr("auto_pad") == "SAME_UPPER":
             padding = '"SAME"'
@@ -142,15 +151,7 @@ def conv(c: NodeCtx) -> None:
 
 
 def _conv_transpose_body(c: NodeCtx, x: str, cl: bool) -> str:
-    w_const = c.const(1)
-    wrank = w_const.ndim if w_const is not None else c.rank(1)
-    if wrank is None:
-        c.fail("the kernel's rank is unknown")
-    n = wrank - 2
-    if n not in (1, 2, 3):
-        c.fail(f"{n}-D transposed convolution")
-    if w_const is not None and not cl:
-        w_const = np.ascontiguousarray(np.transpose(w_const, [*range(2, wrank), 1, 0]))
+    w_const, n, wrank = _kernel(c, cl, "transposed convolution")
     group = int(c.attr("group", 1))
     wshape = list(w_const.shape) if w_const is not None else None
     kernel, strides, dilations = geometry(c, n, _kernel_shape(c, wshape, n, cl))
@@ -160,12 +161,7 @@ def _conv_transpose_body(c: NodeCtx, x: str, cl: bool) -> str:
     if g is None:
         c.fail("output_shape / SAME padding with a dynamic input size")
     begin, end, out_pad = g
-    if w_const is not None:
-        w = c.buffer(w_const, c.node.inputs[1])
-    elif cl:
-        w = c.x(1)
-    else:
-        w = f"tf.transpose({c.x(1)}, {[*range(2, wrank), 1, 0]})"
+    w = _kernel_expr(c, w_const, wrank, cl)
     h = c.helper("conv_transpose_cl")
     bias = c.x(2) if c.has(2) else "None"
     return (f"{h}({x}, {w}, {bias}, {lit(strides)}, {lit(dilations)}, {lit(begin)}, {lit(end)}, {lit(out_pad)}, "
