@@ -39,7 +39,17 @@ def pytorch_emit(case, workdir: str) -> None:
         C.check_outputs(runner.run(list(inputs)), expected, case.rtol, case.atol)
 
 
-TARGETS = {"onnx": onnx_roundtrip, "pytorch": pytorch_emit}
+def tensorflow_emit(case, workdir: str) -> None:
+    from validators.runners.tf_runner import Runner
+
+    out = os.path.join(workdir, case.name + "_tf")
+    mmconvert.convert(case.model, out, to="tensorflow", validate=False)
+    runner = Runner(out)
+    for inputs, expected in case.data_sets:
+        C.check_outputs(runner.run(list(inputs)), expected, case.rtol, case.atol)
+
+
+TARGETS = {"onnx": onnx_roundtrip, "pytorch": pytorch_emit, "tensorflow": tensorflow_emit}
 
 
 def main() -> None:
@@ -82,8 +92,9 @@ def main() -> None:
         ok, n = totals[t]
         lines.append(f"| {t} | {ok} | {n} | {100 * ok / max(n, 1):.2f}% |")
     lines += ["", "Targets: `onnx` is ONNX -> IR -> ONNX at the source's opset, run on ONNX Runtime; "
-              "`pytorch` is ONNX -> IR -> emitted `model.py`, run through its `load_model()`. Each is compared "
-              "with the case's expected outputs at the case's tolerances.", "",
+              "`pytorch` is ONNX -> IR -> emitted `model.py`, run through its `load_model()`; `tensorflow` is "
+              "ONNX -> IR -> emitted TensorFlow `model.py` (channels-last inside), run through its `load_model()`. "
+              "Each is compared with the case's expected outputs at the case's tolerances.", "",
               "## Per op", "", "| op | " + " | ".join(targets) + " |", "|---|" + "---:|" * len(targets)]
     for op in sorted(per_op):
         cells = [f"{per_op[op][t][0]}/{per_op[op][t][1]}" for t in targets]

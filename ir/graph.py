@@ -34,6 +34,8 @@ class Graph:
         self.value_docs: dict[str, str] = {}  # doc strings of inputs/outputs
         self.opset_imports: dict[str, int] = {"": CANONICAL_OPSET}
         self.metadata: dict[str, Any] = {}
+        # tensor -> (holder, perm): the tensor's value is transpose(holder, perm); see ir/passes/layout.py
+        self.layouts: dict[str, tuple[str, list[int]]] = {}
         self.doc_string = ""
         self._producer: dict[str, str] = {}  # tensor -> node name
         self._waiting: dict[str, list[tuple[str, int]]] = {}  # tensor -> consumers seen before producer
@@ -192,7 +194,7 @@ class Graph:
         return name
 
     def unique_tensor_name(self, base: str) -> str:
-        used = self.defined_names()
+        used = self.defined_names() | set(self.layouts)  # a recorded tensor's name is never reused
         name, i = base, 1
         while name in used:
             name, i = f"{base}_{i}", i + 1

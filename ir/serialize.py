@@ -175,6 +175,8 @@ def to_document(graph: Graph) -> tuple[dict[str, Any], list[tuple[str, np.ndarra
         "metadata": graph.metadata,
         "graph": graph_to_dict(graph, arrays),
     }
+    if graph.layouts:  # tensors a layout pass moved (ir/passes/layout.py)
+        doc["layouts"] = {t: [h, list(p)] for t, (h, p) in graph.layouts.items()}
     return doc, arrays.items
 
 
@@ -227,5 +229,6 @@ def load(folder: str) -> Graph:
     for g in graph.iter_graphs():
         g.opset_imports = graph.opset_imports
     graph.metadata = metadata
+    graph.layouts = {t: (h, [int(v) for v in p]) for t, (h, p) in doc.get("layouts", {}).items()}
     graph.validate()
     return graph

@@ -40,6 +40,13 @@ class ConversionResult:
     parity: Any = None  # a ParityReport once validation has run
     passes: list[PassRecord] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    exports: dict[str, Any] = field(default_factory=dict)  # export kind -> its ParityReport (SavedModel, TFLite)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every checked artifact matches, else 1 (no check: 0)."""
+        reports = [r for r in [self.parity, *self.exports.values()] if r is not None]
+        return max([r.exit_code for r in reports] or [0])
 
 
 def detect_framework(source) -> str:
@@ -120,6 +127,14 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
                              " (give --inputs data.npz or --dim NAME=V, or skip it with --no-validate)")
                 raise
             result.parity.candidate = out.path
+            exports = emitted.details.get("exports") or {}
+            for kind, entry in exports.items():
+                opts = dict(check_opts)
+                if entry.get("tolerance") and "atol" not in opts and "rtol" not in opts:
+                    opts["atol"], opts["rtol"] = entry["tolerance"]
+                report = run_validation(reference, os.path.join(out.staging, entry["path"]), reference_graph, **opts)
+                report.candidate = os.path.join(out.path, entry["path"])
+                result.exports[kind] = report
         out.commit()
     result.seconds = time.perf_counter() - start
     return result

@@ -144,8 +144,17 @@ def cli(quiet: bool) -> None:
 @click.option("--atol", type=float, default=None, help="Parity: absolute tolerance for float outputs (default per dtype).")
 @click.option("--rtol", type=float, default=None, help="Parity: relative tolerance for float outputs (default per dtype).")
 @click.option("--dim", "dims", multiple=True, metavar="NAME=VALUE", help="Parity: value of a symbolic dim, e.g. batch=2 (repeatable).")
+@click.option("--saved-model", is_flag=True, help="tensorflow: also write a SavedModel (OUT/saved_model) and check its parity.")
+@click.option("--tflite", is_flag=True, help="tensorflow: also write OUT/model.tflite (float32) and check it in LiteRT.")
+@click.option("--tflite-quantize", type=click.Choice(["float16", "dynamic-int8"]), default=None,
+              help="tensorflow: quantize the TFLite export (implies --tflite).")
+@click.option("--inputs-as-nhwc", default=None, is_flag=False, flag_value="all", metavar="[NAMES]",
+              help="tensorflow: take these inputs channels-last (comma-separated names; alone: every rank 3-5 input).")
+@click.option("--outputs-as-nhwc", default=None, is_flag=False, flag_value="all", metavar="[NAMES]",
+              help="tensorflow: return these outputs channels-last (comma-separated names; alone: every rank 3-5 output).")
 def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, opset, optimize, force, no_validate,
-            verbose, report, as_json, atol, rtol, dims):
+            verbose, report, as_json, atol, rtol, dims, saved_model, tflite, tflite_quantize, inputs_as_nhwc,
+            outputs_as_nhwc):
     """Convert SOURCE to another framework.
 
     SOURCE is a model file or folder (.onnx, .pt2 from torch.export.save, TorchScript .pt,
@@ -170,6 +179,19 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
     if report:
         _check_writable(report, force)
     options = {"force": force, "optimize": optimize}
+    tf_only = {"--saved-model": saved_model, "--tflite": tflite, "--tflite-quantize": tflite_quantize,
+               "--inputs-as-nhwc": inputs_as_nhwc, "--outputs-as-nhwc": outputs_as_nhwc}
+    given = [k for k, v in tf_only.items() if v]
+    if given and to != "tensorflow":
+        raise click.UsageError(f"{', '.join(given)}: only with --to tensorflow")
+    if saved_model:
+        options["saved_model"] = True
+    if tflite or tflite_quantize:
+        options["tflite"] = True
+        options["tflite_quantize"] = tflite_quantize
+    for key, value in (("inputs_as_nhwc", inputs_as_nhwc), ("outputs_as_nhwc", outputs_as_nhwc)):
+        if value:
+            options[key] = True if value == "all" else [v for v in value.split(",") if v]
     if opset is not None:
         options["opset"] = opset
     options.update(_source_options(input_shapes, input_dtypes, dynamic))
@@ -186,6 +208,8 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
     route = result.graph.metadata.get("pytorch_route")
     if route:
         summary["capture"] = route
+    if result.exports:
+        summary["exports"] = {kind: r.summary() for kind, r in result.exports.items()}
     if report:
         full = dict(summary, parity=None if result.parity is None else json.loads(_render().to_json(result.parity)))
         _write(report, json.dumps(full, indent=2), force)
@@ -206,7 +230,10 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
                 _out.print(f"  pass {r.name}: {r.changes} change(s), {r.seconds * 1000:.0f} ms", markup=False)
         if result.parity is not None and not _State.quiet:
             _render().print_report(result.parity, _out)
-    return result.parity.exit_code if result.parity is not None else 0
+            for kind, r in result.exports.items():
+                _out.print(f"export {kind}:", markup=False)
+                _render().print_report(r, _out)
+    return result.exit_code
 
 
 @cli.command()

@@ -118,3 +118,16 @@ def ort_verdict(case: Case) -> str | None:
     except Exception as e:  # noqa: BLE001 - any failure means "ORT cannot run it"
         return f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
     return None
+
+
+def read_known_failures(path: str) -> dict[str, str]:
+    """case name -> reason, from a known-failures file (``name  # reason`` per line)."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, _, reason = line.partition("#")
+            out[name.strip()] = reason.strip()
+    return out

@@ -95,6 +95,15 @@ class Dialect:
         such names (e.g. a module tree); None for the default (:meth:`store_constant`)."""
         return None
 
+    def helper_source(self, cg: "Codegen") -> str:
+        """The source of the helper functions ``cg`` used (and those they call, see the
+        runtime module's ``DEPENDS``), in the runtime module's order: copied into the
+        artifact so that it never imports mmconvert."""
+        rt = self.runtime()
+        if rt is None or not cg.helpers:
+            return ""
+        return rt.sources(cg.helpers)
+
     def helper_names(self) -> set[str]:
         rt = self.runtime()
         return set() if rt is None else rt.names
@@ -115,9 +124,21 @@ class Dialect:
         """A Python list/int expression as an int64 tensor."""
         raise NotImplementedError
 
-    def store_constant(self, cg: "Codegen", array: np.ndarray, attr: str) -> str:
+    def python_tensor(self, expr: str, dtype: str) -> str:
+        """A tensor of ``dtype`` holding the value of a Python expression (``len(seq)``, a bool)."""
+        raise NotImplementedError
+
+    def python_int(self, expr: str) -> str:
+        """A Python int from a one-element tensor expression (a sequence position)."""
+        return f"int({expr})"
+
+    def ones_like(self, expr: str, dtype: str) -> str:
+        raise NotImplementedError
+
+    def store_constant(self, cg: "Codegen", array: np.ndarray, attr: str, source: str = "") -> str:
         """Declare ``array`` as a stored constant named ``attr`` on the model object; returns
-        the expression that reads it."""
+        the expression that reads it.  ``source`` is the IR tensor name it came from (for a
+        dialect that names stored values after the source)."""
         raise NotImplementedError
 
     def module_source(self, cg: "Codegen", header: str, args: list[str], body: list[str], rets: list[str]) -> str:
@@ -142,6 +163,7 @@ class Codegen:
         self.state: dict[str, np.ndarray] = {}
         self.helpers: list[str] = []
         self.const_exprs: dict[int, str] = {}  # id(array) -> expression of its stored copy
+        self._cached: list[np.ndarray] = []  # the arrays behind const_exprs: an id is never reused while cached
         self.manifest: dict[str, str] = {}
         self.absorbed: dict[str, tuple[str, str]] = {}  # node name -> (its output, the tensor it aliases)
         # the source's own state (a PyTorch source lists its state_dict keys): these tensors keep
@@ -174,8 +196,9 @@ class Codegen:
             raise EmitError(f"constant '{base}' has dtype {dt}, which {self.dialect.target} cannot hold")
         expr = self.dialect.place_constant(self, arr, base)
         if expr is None:
-            expr = self.dialect.store_constant(self, arr, self.attr_name(base))
+            expr = self.dialect.store_constant(self, arr, self.attr_name(base), source=base)
         self.const_exprs[key] = expr
+        self._cached.append(array)
         return expr
 
     def module(self, base: str, ctor: str, params: dict[str, np.ndarray | None]) -> str:
@@ -191,6 +214,7 @@ class Codegen:
             if arr is not None:
                 self.state[f"{key}.{pname}"] = np.asarray(arr)  # views stay views: streamed on write
                 self.const_exprs[id(arr)] = f"{expr}.{pname}"
+                self._cached.append(arr)
         return expr
 
     def is_source_state(self, tensor: str) -> bool:
@@ -471,6 +495,18 @@ class NodeCtx:
             return f"[{v.expr}]"
         return f"{self.x(i)}.tolist()"
 
+    def number(self, i: int, other: int) -> str | None:
+        """Input ``i`` as a Python number literal, when it is a one-element numeric constant
+        of input ``other``'s dtype whose rank does not widen the result (a framework then
+        converts the number to the other operand's type, and the result is the same)."""
+        s = self.scalar(i)
+        if s is None or not self.has(other) or self.dtype(i) != self.dtype(other) or self.dtype(i) == "bool":
+            return None
+        r_other, r_i = self.rank(other), self.rank(i)
+        if r_other is None or r_i is None or r_other < r_i:
+            return None
+        return lit(s)
+
     def int_list(self, i: int) -> list[int] | None:
         c = self.const(i)
         return None if c is None else [int(a) for a in np.asarray(c).reshape(-1)]
@@ -549,6 +585,14 @@ class NodeCtx:
 
     def subscope(self, graph: Graph) -> Scope:
         return Scope(self.cg, graph, self.scope)
+
+    def body(self, graph: Graph, bindings: dict[str, Val]) -> tuple[list[str], list[str]]:
+        """The statements of a subgraph (an If/Loop/Scan body) emitted in a child scope whose
+        inputs are ``bindings``, and the expressions of its outputs."""
+        sub = self.subscope(graph)
+        sub.vals.update(bindings)
+        sub.emit_nodes(protect=set(graph.outputs))
+        return sub.lines, [sub.materialize(o) for o in graph.outputs]
 
     def fail(self, why: str):
         raise EmitError(f"{self.node.op_type} node '{self.node.name}': {why}")
@@ -644,7 +688,29 @@ def generate(dialect: Dialect, graph: Graph) -> Module:
         "outputs": list(graph.outputs),
         "tensors": {k: v for k, v in cg.manifest.items() if not v.startswith("self.") and v != "None"},
     }
+    layouts = _layouts(graph, cg.manifest, manifest["tensors"])
+    if layouts:
+        manifest["layouts"] = layouts
     return Module(source, cg.state, manifest, cg.constants)
+
+
+def _layouts(graph: Graph, exprs: dict[str, str], tensors: dict[str, str]) -> dict[str, list[int]]:
+    """Tensors a layout pass moved (``graph.layouts``): each is mapped to the expression of the
+    tensor holding it and the permutation that restores its own layout (``tensors`` is
+    completed in place)."""
+    from ir.passes.layout import resolve
+
+    out = {}
+    for tensor in graph.layouts:
+        holder = graph.layouts[tensor][0]
+        if tensor in exprs and holder != tensor:
+            continue  # the tensor itself is computed (its name was recorded before it was re-created)
+        found = resolve(graph, tensor, lambda h: h in exprs)
+        if found is None or exprs[found[0]].startswith("self.") or exprs[found[0]] == "None":
+            continue
+        tensors[tensor] = exprs[found[0]]
+        out[tensor] = found[1]
+    return out
 
 
 def write_folder(path: str, module: Module, dialect: Dialect, extra_files: dict[str, bytes] | None = None) -> None:

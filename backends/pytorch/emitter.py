@@ -116,7 +116,13 @@ class TorchDialect(Dialect):
             if key in cg.state and alias not in cg.state and alias in cg.source_state:
                 self.place_constant(cg, cg.state[key], alias)
 
-    def store_constant(self, cg: Codegen, array: np.ndarray, attr: str) -> str:
+    def python_tensor(self, expr: str, dtype: str) -> str:
+        return f"torch.tensor({expr})" if dtype in ("int64", "bool") else f"torch.tensor({expr}, dtype={TORCH_DTYPE[dtype]})"
+
+    def ones_like(self, expr: str, dtype: str) -> str:
+        return f"torch.ones_like({expr}, dtype={TORCH_DTYPE[dtype]})"
+
+    def store_constant(self, cg: Codegen, array: np.ndarray, attr: str, source: str = "") -> str:
         dt = TORCH_DTYPE[dtypes.of_array(array)]
         cg.init_lines.append(f"self.register_buffer({attr!r}, torch.empty({tuple(array.shape)!r}, dtype={dt}))")
         cg.state[attr] = array

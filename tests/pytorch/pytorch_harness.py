@@ -44,15 +44,9 @@ def run(model, inputs) -> list:
 
 def known_failures() -> dict[str, str]:
     """case name -> reason, from tests/known_failures_pytorch.txt."""
-    out = {}
-    with open(KNOWN_FAILURES) as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            name, _, reason = line.partition("#")
-            out[name.strip()] = reason.strip()
-    return out
+    import conformance
+
+    return conformance.read_known_failures(KNOWN_FAILURES)
 
 
 def run_node_case(case, folder: str) -> None:

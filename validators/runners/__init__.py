@@ -16,7 +16,8 @@ from typing import Protocol, runtime_checkable
 from ir.errors import InputError, UnsupportedError
 
 RUNNERS = {"onnx": "validators.runners.onnx_runner", "pytorch": "validators.runners.torch_runner",
-           "tensorflow": "validators.runners.tf_runner"}
+           "tensorflow": "validators.runners.tf_runner", "saved_model": "validators.runners.saved_model_runner",
+           "tflite": "validators.runners.tflite_runner"}
 # runners of a source model in its own framework (the parity reference for non-ONNX sources);
 # a module here defines ``reference(source, graph, **options) -> RunnerProtocol``
 REFERENCES = {"pytorch": "validators.runners.torch_source", "tensorflow": "validators.runners.tf_source"}
@@ -72,10 +73,15 @@ def detect_target(path: str) -> str:
 
         if get_frontend("onnx").detect(path):
             return "onnx"
-        raise InputError(f"{path}: not a candidate artifact (an .onnx file or an emitted folder)")
+        with open(path, "rb") as f:
+            if f.read(8)[4:8] == b"TFL3":
+                return "tflite"
+        raise InputError(f"{path}: not a candidate artifact (an .onnx file, a .tflite file or an emitted folder)")
     target = read_manifest(path).get("target")
     if target in RUNNERS:
         return target
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return "saved_model"
     if os.path.isfile(os.path.join(path, "model.py")):
         raise InputError(f"{path}: its manifest.json does not name a target (an artifact of an older mmconvert?)",
                          hint="pass --target pytorch|tensorflow, or convert the model again")

@@ -1,18 +1,15 @@
 """Runner for an emitted PyTorch folder (``model.py`` + weights + ``manifest.json``).
 
-Per-layer capture goes through a debug path, not through code in ``forward``: a trace
-function (``sys.settrace``) watches the frame of ``Model.forward`` and, at every line,
-copies each newly bound local that the backend's manifest maps to an IR tensor. In
-isolated mode it then rebinds that local to the reference value, so every following
-statement runs on reference inputs.
+Per-layer capture goes through a debug path, not through code in ``forward``: the shared
+trace machinery (``trace.py``) watches the frame of ``Model.forward``; in isolated mode it
+rebinds each local to the reference value, so every following statement runs on
+reference inputs.
 """
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import os
-import sys
 import uuid
 
 import numpy as np
@@ -21,6 +18,7 @@ import torch
 from ir.errors import InputError, ModelLoadError
 
 from . import read_manifest
+from .trace import capture_locals, manifest_locals
 
 
 def to_numpy(v):
@@ -79,45 +77,17 @@ class Runner:
         return [to_numpy(v) for v in out]
 
     def capture(self, inputs: list, tensors: list[str], reference: dict | None = None) -> dict:
-        idents = {}
-        for tensor, expr in self.manifest.get("tensors", {}).items():
-            if expr.isidentifier() and tensor in set(tensors):
-                idents.setdefault(expr, tensor)
-        captured: dict[str, np.ndarray] = {}
-        seen: set[str] = set()
-        code = self._forward_code
+        def rebind(tensor, value):
+            if reference is None or tensor not in reference:
+                return None
+            ref = to_torch(reference[tensor])
+            return ref.to(value.dtype) if ref.shape == value.shape else None
 
-        def local_trace(frame, event, arg):
-            if event not in ("line", "return"):
-                return local_trace
-            fresh = [k for k in idents if k not in seen and k in frame.f_locals]
-            if not fresh:
-                return local_trace
-            locals_ = frame.f_locals
-            changed = False
-            for ident in fresh:
-                seen.add(ident)
-                value = locals_[ident]
-                if isinstance(value, torch.Tensor):
-                    tensor = idents[ident]
-                    captured[tensor] = to_numpy(value)
-                    if reference is not None and tensor in reference and event == "line":
-                        ref = to_torch(reference[tensor])
-                        if ref.shape == value.shape:
-                            locals_[ident] = ref.to(value.dtype)
-                            changed = True
-            if changed:
-                ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))
-            return local_trace
+        feeds = [to_torch(x) for x in inputs]
 
-        def global_trace(frame, event, arg):
-            return local_trace if frame.f_code is code else None
-
-        old = sys.gettrace()
-        sys.settrace(global_trace)
-        try:
+        def call():
             with torch.no_grad():
-                self.model(*[to_torch(x) for x in inputs])
-        finally:
-            sys.settrace(old)
-        return captured
+                self.model(*feeds)
+        return capture_locals(self._forward_code, call, manifest_locals(self.manifest, tensors),
+                              lambda v: isinstance(v, torch.Tensor), to_numpy,
+                              rebind if reference is not None else None)

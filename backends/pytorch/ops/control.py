@@ -11,11 +11,7 @@ _IND = "    "
 
 def emit_body(c: NodeCtx, graph, bindings: dict[str, Val]) -> tuple[list[str], list[str]]:
     """Statements of a subgraph and the expressions of its outputs."""
-    sub = c.subscope(graph)
-    sub.vals.update(bindings)
-    sub.emit_nodes(protect=set(graph.outputs))
-    outs = [sub.materialize(o) for o in graph.outputs]
-    return sub.lines, outs
+    return c.body(graph, bindings)
 
 
 def _assign(targets: list[str], exprs: list[str]) -> list[str]:

@@ -3,34 +3,17 @@ weights are constants), DeformConv, Col2Im."""
 
 from __future__ import annotations
 
+from backends.codegen.geometry import auto_pads, transpose_pads
+
 from ..emitter import NodeCtx
 from ..registry import register
 
 
 def spatial_pads(c: NodeCtx, n: int, kernel: list[int], strides: list[int], dilations: list[int]):
     """(begin pads, end pads) per spatial dim, or None when they depend on a dynamic size."""
-    auto = c.attr("auto_pad", "NOTSET")
-    if auto in ("NOTSET", "", None):
-        pads = list(c.attr("pads", [0] * 2 * n))
-        return pads[:n], pads[n:]
-    if auto == "VALID":
-        return [0] * n, [0] * n
     shape = c.shape(0)
-    if shape is None or not all(isinstance(d, int) for d in shape[2:]):
-        return None
-    begin, end = [], []
-    for i in range(n):
-        size = shape[2 + i]
-        out = -(-size // strides[i])
-        total = max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - size)
-        small, big = total // 2, total - total // 2
-        if auto == "SAME_UPPER":
-            begin.append(small)
-            end.append(big)
-        else:
-            begin.append(big)
-            end.append(small)
-    return begin, end
+    return auto_pads(c.attr("auto_pad", "NOTSET"), c.attr("pads"), None if shape is None else list(shape[2:]),
+                     kernel, strides, dilations)
 
 
 def torch_pad(begin: list[int], end: list[int]) -> list[int]:
@@ -121,28 +104,11 @@ def conv_transpose(c: NodeCtx) -> None:
     output_shape = c.attr("output_shape")
     auto = c.attr("auto_pad", "NOTSET")
     in_shape = c.shape(0)
-    if output_shape is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
-        if in_shape is None or not all(isinstance(d, int) for d in in_shape[2:]):
-            c.fail("output_shape / SAME padding with a dynamic input size")
-        sizes = in_shape[2:]
-        target = list(output_shape)[-n:] if output_shape is not None else [s * st for s, st in zip(sizes, strides)]
-        begin, end = [], []
-        for i in range(n):
-            total = strides[i] * (sizes[i] - 1) + out_pad[i] + ((kernel[i] - 1) * dilations[i] + 1) - target[i]
-            if total < 0:
-                out_pad[i] -= total
-                total = 0
-            if auto == "SAME_UPPER":
-                begin.append(total // 2)
-                end.append(total - total // 2)
-            else:
-                begin.append(total - total // 2)
-                end.append(total // 2)
-    elif auto == "VALID":
-        begin, end = [0] * n, [0] * n
-    else:
-        pads = list(c.attr("pads", [0] * 2 * n))
-        begin, end = pads[:n], pads[n:]
+    sizes = None if in_shape is None else list(in_shape[2:])
+    geometry = transpose_pads(sizes, kernel, strides, dilations, c.attr("pads"), out_pad, output_shape, auto)
+    if geometry is None:
+        c.fail("output_shape / SAME padding with a dynamic input size")
+    begin, end, out_pad = geometry
     sym = [min(b, e) for b, e in zip(begin, end)]
     crop_b = [b - s for b, s in zip(begin, sym)]
     crop_e = [e - s for e, s in zip(end, sym)]

@@ -441,6 +441,3 @@ def center_crop_pad(c: NodeCtx) -> None:
     c.out(f"{h}({c.x(0)}, {c.ints(1)}, {list(axes) if axes is not None else 'None'})")
 
 
-@register("Identity")
-def identity(c: NodeCtx) -> None:
-    c.alias(0, 0)

@@ -99,12 +99,3 @@ def cast_like(c: NodeCtx) -> None:
         c.out(f"{c.x(0)}.to({c.x(1)}.dtype)")
 
 
-@register("Dropout")
-def dropout(c: NodeCtx) -> None:
-    if c.has(2):
-        t = c.const(2)
-        if t is None or bool(t.reshape(-1)[0]):
-            c.fail("Dropout in training mode")
-    c.alias(0, 0)
-    if len(c.node.outputs) > 1 and c.node.outputs[1]:
-        c.out(f"torch.ones_like({c.x(0)}, dtype=torch.bool)", j=1)

@@ -1,0 +1,22 @@
+"""TensorFlow backend: ``ir.Graph`` -> a folder with ``model.py`` (a ``tf.Module`` whose
+``__call__`` is a ``tf.function``), its weights, and optionally a SavedModel and a TFLite file.
+
+See docs/tensorflow-backend.md for the artifact, the channels-last layout and the exports.
+"""
+
+from .emitter import PASSES, emit, generate, missing_ops, preflight, prepare, supported_ops
+
+REQUIRES = "tensorflow"
+OUTPUT = "folder"
+
+
+def save(graph, output, *, force: bool = False, **options):
+    """Write ``graph`` as a TensorFlow folder at ``output``: claimed, staged, moved into place."""
+    import backends.tensorflow as me
+    from backends import save as save_artifact
+
+    return save_artifact(me, graph, output, force=force, **options)
+
+
+__all__ = ["OUTPUT", "PASSES", "REQUIRES", "emit", "generate", "missing_ops", "preflight", "prepare", "save",
+           "supported_ops"]
