@@ -77,6 +77,8 @@ def cli(quiet: bool) -> None:
               help="Source framework (detected from the file's content when omitted).")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:DIMS",
               help="Shape of an input, e.g. input:1,3,224,224 (repeatable; names allowed as dims: batch,3,224,224).")
+@click.option("--signature", default=None, metavar="NAME",
+              help="SavedModel source: the signature to convert (default: serving_default).")
 @click.option("--opset", type=int, default=None, help="ONNX opset to write (default: the source's, else the canonical one).")
 @click.option("--optimize", is_flag=True, help="Run the optimizer's passes too (the onnx target keeps the source's structure otherwise).")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists (only an output mmconvert wrote).")
@@ -87,8 +89,8 @@ def cli(quiet: bool) -> None:
 @click.option("--atol", type=float, default=None, help="Parity: absolute tolerance for float outputs (default per dtype).")
 @click.option("--rtol", type=float, default=None, help="Parity: relative tolerance for float outputs (default per dtype).")
 @click.option("--dim", "dims", multiple=True, metavar="NAME=VALUE", help="Parity: value of a symbolic dim, e.g. batch=2 (repeatable).")
-def convert(source, to, output, framework, input_shapes, opset, optimize, force, no_validate, verbose, report, as_json,
-            atol, rtol, dims):
+def convert(source, to, output, framework, input_shapes, signature, opset, optimize, force, no_validate, verbose, report,
+            as_json, atol, rtol, dims):
     """Convert SOURCE to another framework.
 
     The artifact is written only after its parity check has run: an error or an
@@ -99,12 +101,15 @@ def convert(source, to, output, framework, input_shapes, opset, optimize, force,
       mmconvert convert model.onnx --to onnx -o model_opset17.onnx --opset 17
       mmconvert convert model.onnx --to pytorch -o model_pt/
       mmconvert convert model.onnx --to pytorch -o model_pt/ --force --verbose
+      mmconvert convert saved_model/ --to pytorch -o model_pt/ --signature serving_default
     """
     from .api import convert as do_convert
 
     if report:
         _check_writable(report, force)
     options = {"force": force, "optimize": optimize}
+    if signature is not None:
+        options["signature"] = signature
     if opset is not None:
         options["opset"] = opset
     if input_shapes:
@@ -149,16 +154,19 @@ def convert(source, to, output, framework, input_shapes, opset, optimize, force,
 @click.option("--samples", type=click.IntRange(1, 100), default=2, show_default=True, help="Generated input samples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated inputs.")
 @click.option("--target", type=click.Choice(TARGETS), default=None, help="Candidate kind (detected when omitted).")
+@click.option("--signature", default=None, metavar="NAME",
+              help="SavedModel reference: the signature to run (default: serving_default).")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the JSON report here.")
 @click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Write a JUnit XML report here.")
 @click.option("--html", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
 @click.option("--force", is_flag=True, help="Replace existing report files.")
-def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, samples, seed, target, report, junit,
-             html, as_json, force):
+def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, samples, seed, target, signature, report,
+             junit, html, as_json, force):
     """Check that CANDIDATE computes what REFERENCE computes.
 
-    REFERENCE is the source model (run as ONNX on ONNX Runtime, optimizations off);
+    REFERENCE is the source model, run by its own framework (TensorFlow for a SavedModel,
+    .keras or .h5; ONNX Runtime, optimizations off, for ONNX);
     CANDIDATE is a converted artifact: an .onnx file or an emitted folder.
     Exit 0 when every output matches, 1 on a mismatch.
 
@@ -174,6 +182,8 @@ def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, 
         raise click.UsageError("--isolated only applies with --per-layer")
     options = _parity_options(atol, rtol, dims)
     options.update(samples=samples, seed=seed, per_layer=per_layer, mode="isolated" if isolated else "accumulated")
+    if signature is not None:
+        options["signature"] = signature
     if data:
         options["data"] = data
     for path in (report, junit, html):

@@ -60,7 +60,7 @@ def describe(name: str) -> str:
 
 
 def _load_all() -> None:
-    from . import cleanup, fold  # noqa: F401 - registers the passes
+    from . import cleanup, fold, transpose, weights  # noqa: F401 - registers the passes
 
 
 @dataclass

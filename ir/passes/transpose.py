@@ -1,0 +1,239 @@
+"""Transposes sink and cancel: a Transpose moves past the ops that do not care about layout
+until it meets its inverse.
+
+tf2onnx wraps each NHWC convolution in ``Transpose(NHWC->NCHW) Conv Transpose(NCHW->NHWC)``
+and leaves the second one in place when the next op reads a tensor it cannot rearrange
+(a BatchNorm scale computed from weights).  :func:`sink_transposes` moves such a Transpose
+below element-wise ops, reductions, Concat, Pad and Softmax, rearranging their other
+operands; :func:`cancel_transposes` merges two Transposes in a row and drops the pair
+when they undo each other.  What is left sits where the layout really changes: the
+model's inputs and outputs, or a Reshape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Graph
+from ..node import Node
+from ..opset import is_default_domain
+from ..types import ValueType
+from . import register
+from .fold import static_shape as _shape
+
+UNARY = frozenset({
+    "Abs", "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Cast", "Ceil", "Celu", "Clip", "Cos", "Cosh", "Elu",
+    "Erf", "Exp", "Floor", "Gelu", "HardSigmoid", "HardSwish", "Identity", "IsInf", "IsNaN", "LeakyRelu", "Log",
+    "Mish", "Neg", "Not", "Reciprocal", "Relu", "Round", "Selu", "Shrink", "Sigmoid", "Sign", "Sin", "Sinh",
+    "Softplus", "Softsign", "Sqrt", "Swish", "Tan", "Tanh", "ThresholdedRelu",
+})
+BROADCAST = frozenset({
+    "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Equal", "Less", "Greater", "LessOrEqual",
+    "GreaterOrEqual", "And", "Or", "Xor", "PRelu", "Where", "Mod", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
+})
+REDUCE = frozenset({
+    "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+    "ReduceLogSumExp", "ReduceSumSquare",
+})
+
+
+def _perm(node: Node) -> list[int] | None:
+    p = node.attr("perm")
+    return None if p is None else [int(i) for i in p]
+
+
+def _is_transpose(node: Node | None) -> bool:
+    return node is not None and node.op_type == "Transpose" and is_default_domain(node.domain) and _perm(node) is not None
+
+
+def _inverse(p: list[int]) -> list[int]:
+    inv = [0] * len(p)
+    for i, j in enumerate(p):
+        inv[j] = i
+    return inv
+
+
+def _operand_ok(graph: Graph, tensor: str, source: str, p: list[int]) -> bool:
+    """``tensor`` (an input of the op the Transpose sinks into) can be brought to the
+    pre-transpose layout: it is the transposed tensor, another Transpose by ``p``, or a
+    tensor of known shape and rank <= len(p) (it is rearranged)."""
+    if not tensor or tensor == source:
+        return True
+    producer = graph.producer(tensor)
+    if _is_transpose(producer) and _perm(producer) == p:
+        return True
+    shape = _shape(graph, tensor)
+    return shape is not None and len(shape) <= len(p)
+
+
+def _axes(graph: Graph, node: Node) -> list[int] | None:
+    if len(node.inputs) > 1 and node.inputs[1]:
+        c = graph.constant(node.inputs[1])
+        return None if c is None else [int(a) for a in np.asarray(c).reshape(-1)]
+    a = node.attr("axes")
+    return None if a is None else [int(i) for i in a]
+
+
+def _sinkable(graph: Graph, node: Node, tensor: str, p: list[int]) -> bool:
+    if not is_default_domain(node.domain) or any(True for _ in node.subgraphs()) or len(node.outputs) != 1:
+        return False
+    r = len(p)
+    op = node.op_type
+    if op == "Transpose":
+        return _perm(node) is not None and node.inputs[0] == tensor
+    if op in UNARY:
+        return node.inputs[0] == tensor and all(_shape(graph, t) == () for t in node.inputs[1:] if t)
+    if op in BROADCAST:
+        return all(_operand_ok(graph, t, tensor, p) for t in node.inputs)
+    if op in REDUCE:
+        axes = _axes(graph, node)
+        return node.inputs[0] == tensor and bool(axes) and all(-r <= a < r for a in axes)
+    if op == "Concat":
+        return all(t == tensor or (_is_transpose(graph.producer(t)) and _perm(graph.producer(t)) == p)
+                   for t in node.inputs)
+    if op == "Pad":
+        return (node.inputs[0] == tensor and len(node.inputs) > 1 and graph.constant(node.inputs[1]) is not None
+                and (len(node.inputs) < 4 or not node.inputs[3]) and all(t != tensor for t in node.inputs[1:]))
+    if op in ("Softmax", "LogSoftmax"):
+        return node.inputs[0] == tensor and graph.opset_imports.get("", 13) >= 13
+    return False
+
+
+def _rearranged(graph: Graph, tensor: str, p: list[int], near: str) -> str:
+    """``tensor`` (broadcast against a tensor in the transposed layout) in the layout before
+    the transpose: constants are rearranged in place, others get a Reshape (+ Transpose)."""
+    shape = _shape(graph, tensor)
+    r = len(p)
+    if not shape:
+        return tensor
+    full = (1,) * (r - len(shape)) + tuple(shape)
+    inv = _inverse(p)
+    target = [full[inv[i]] for i in range(r)]  # target[j] = full[i] where p[i] == j
+    value = graph.constant(tensor)
+    if value is not None:
+        new = np.ascontiguousarray(np.transpose(np.asarray(value).reshape(full), inv))
+        if tensor in graph.initializers and len(graph.consumers(tensor)) == 1 and tensor not in graph.outputs:
+            graph.initializers[tensor] = new  # the weight keeps its name
+            graph.values.pop(tensor, None)
+            return tensor
+        return graph.add_initializer(tensor, new)
+    vt = graph.type_of(tensor)
+    dtype = vt.dtype if vt is not None else None
+    moved = [p[i] for i in range(r) if full[i] != 1]  # where each non-1 axis lands
+    direct = moved == sorted(moved)  # the elements keep their order: a Reshape is enough
+    shape_name = graph.add_initializer(f"{tensor}/shape", np.array(target if direct else full, dtype=np.int64))
+    out = graph.unique_tensor_name(f"{tensor}/rearranged")
+    graph.make_node("Reshape", [tensor, shape_name], [out], name=out)
+    graph.values[out] = ValueType.tensor(dtype, target if direct else full)
+    if not direct:
+        t_out = graph.unique_tensor_name(f"{out}/transpose")
+        graph.make_node("Transpose", [out], [t_out], name=t_out, perm=inv)
+        graph.values[t_out] = ValueType.tensor(dtype, target)
+        out = t_out
+    return out
+
+
+def _sink(graph: Graph, transpose: Node, node: Node) -> None:
+    """Move ``transpose`` below ``node``: node reads the untransposed tensor, a new
+    Transpose after it produces node's old output."""
+    p = _perm(transpose)
+    r = len(p)
+    source, tensor = transpose.inputs[0], transpose.outputs[0]
+    op = node.op_type
+    out = node.outputs[0]
+    if op == "Transpose":  # two in a row: one Transpose (or none) by the composed permutation
+        composed = [p[i] for i in _perm(node)]
+        graph.remove_node(node.name)
+        if composed == list(range(r)) and out not in graph.outputs:
+            graph.rename_tensor_uses(out, source)
+        else:
+            graph.make_node("Transpose", [source], [out], name=node.name, perm=composed)
+        return
+    inputs = []
+    for t in node.inputs:
+        producer = graph.producer(t) if t else None
+        if t == tensor:
+            inputs.append(source)
+        elif op not in UNARY and _is_transpose(producer) and _perm(producer) == p and t:
+            inputs.append(producer.inputs[0])
+        elif op in BROADCAST and t:
+            inputs.append(_rearranged(graph, t, p, node.name))
+        else:
+            inputs.append(t)
+    attrs = dict(node.attrs)
+    after = p
+    if op in REDUCE:
+        axes = sorted(p[a % r] for a in _axes(graph, node))
+        keep = node.attr("keepdims", 1)
+        if len(node.inputs) > 1 and node.inputs[1]:
+            inputs[1] = graph.add_initializer(f"{node.name}/axes", np.array(axes, dtype=np.int64))
+        else:
+            attrs["axes"] = axes
+        if not keep:
+            kept_out = [i for i in range(r) if p[i] not in axes]  # output axes, in transposed order
+            kept_in = sorted(p[i] for i in kept_out)  # the same axes, in the reduced input's order
+            after = [kept_in.index(p[i]) for i in kept_out]
+    elif op == "Concat":
+        attrs["axis"] = p[node.attr("axis") % r]
+    elif op in ("Softmax", "LogSoftmax"):
+        attrs["axis"] = p[node.attr("axis", -1) % r]
+    elif op == "Pad":
+        pads = [int(v) for v in np.asarray(graph.constant(node.inputs[1])).reshape(-1)]
+        new = [0] * (2 * r)
+        for i in range(r):
+            new[p[i]], new[r + p[i]] = pads[i], pads[r + i]
+        inputs[1] = graph.add_initializer(f"{node.name}/pads", np.array(new, dtype=np.int64))
+    graph.remove_node(node.name)
+    identity = after == list(range(len(after)))
+    mid = out if identity else graph.unique_tensor_name(f"{out}/untransposed")
+    moved = Node(name=node.name, op_type=op, inputs=inputs, outputs=[mid], domain=node.domain)
+    for k, v in attrs.items():
+        moved.set_attr(k, v, node.attr_types.get(k) if k not in ("axes",) else "INTS")
+    graph.add_node(moved)
+    if not identity:
+        vt = graph.type_of(out)
+        if vt is not None and vt.is_tensor and vt.shape is not None and len(vt.shape) == len(after):
+            shape = [None] * len(after)
+            for i, a in enumerate(after):
+                shape[a] = vt.shape[i]
+            graph.values[mid] = ValueType.tensor(vt.dtype, shape)
+        graph.make_node("Transpose", [mid], [out], name=transpose.name, perm=after)
+
+
+@register()
+def sink_transposes(graph: Graph) -> int:
+    """A Transpose whose every reader ignores layout (element-wise, broadcast with operands of
+    known shape, Reduce*, Concat of tensors transposed alike, Pad, Softmax, another Transpose)
+    moves below them: each reader takes the untransposed tensor and is followed by the Transpose."""
+    moved = 0
+    for node in graph.nodes:
+        if node.name not in graph.nx or not _is_transpose(node) or node.outputs[0] in graph.outputs:
+            continue
+        tensor = node.outputs[0]
+        readers = graph.consumers(tensor)
+        if not readers or not all(_sinkable(graph, r, tensor, _perm(node)) for r in readers):
+            continue
+        for reader in readers:
+            if reader.name in graph.nx:
+                _sink(graph, node, reader)
+        if not graph.consumers(tensor) and tensor not in graph.outputs:
+            graph.remove_node(node.name)
+        moved += 1
+    return moved
+
+
+@register()
+def cancel_transposes(graph: Graph) -> int:
+    """Two Transposes in a row become one by the composed permutation, or none when they undo each other."""
+    changed = 0
+    for node in graph.nodes:
+        if node.name not in graph.nx or not _is_transpose(node):
+            continue
+        first = graph.producer(node.inputs[0])
+        if not _is_transpose(first):
+            continue
+        _sink(graph, first, node)
+        if first.name in graph.nx and not graph.consumers(first.outputs[0]) and first.outputs[0] not in graph.outputs:
+            graph.remove_node(first.name)
+        changed += 1
+    return changed
