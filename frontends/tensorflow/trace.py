@@ -199,7 +199,7 @@ def _keras(tf, model, input_shapes, input_dtypes, *, files=(), description="kera
         if len(names) == len(traced.output_names) and len(set(names)) == len(names):
             traced.output_names = names
 
-    traced.call = _keras_call(tf, model, pack)
+    traced.call = _quietly(_keras_call(tf, model, pack))
     return traced
 
 
@@ -282,7 +282,7 @@ def _saved_model(tf, path: str, signature: str) -> Traced:
     files = tuple(os.path.abspath(os.path.join(root, f)) for root, _, fs in os.walk(path) for f in fs)
     traced = _common(tf, cf, "saved_model", f"{path} [{signature}]", None, variables, files=files, owner=loaded)
 
-    traced.call = _signature_call(tf, cf, traced.input_names)
+    traced.call = _quietly(_signature_call(tf, cf, traced.input_names))
     return traced
 
 
@@ -353,11 +353,23 @@ def _function(tf, cf, source, owner) -> Traced:
             out = source(*tf.nest.pack_sequence_as(args, tensors))
         return [np.asarray(t) for t in tf.nest.flatten(out)]
 
-    traced.call = call
+    traced.call = _quietly(call)
     return traced
 
 
 # ------------------------------------------------------------------------ shared
+def _quietly(call):
+    """``call`` with TensorFlow's logging held back (Keras' XLA-compiled grouped convolutions
+    warn about retracing on every eager call)."""
+    from .shield import quiet
+
+    def run(arrays):
+        with quiet():
+            return call(arrays)
+
+    return run
+
+
 def _common(tf, cf, kind, description, input_names, handles: dict[int, str], *, files=(), owner=None) -> Traced:
     captured = {id(internal) for _, internal in cf.graph.captures}
     real = [t for t in cf.inputs if id(t) not in captured and t.dtype != tf.resource]

@@ -41,7 +41,7 @@ PASSES = ("fold_weight_layout", "sink_transposes", "cancel_transposes", "remove_
 def to_graph(traced: Traced, *, infer_shapes: bool = True) -> Graph:
     """The IR graph of ``traced`` (validated, at tf2onnx's opset)."""
     from frontends.onnx import load as load_onnx
-    from ir.passes import get, run_passes
+    from ir.passes import get
 
     model, weights = translate(traced)
     graph = load_onnx(model, infer_shapes=infer_shapes)
@@ -50,7 +50,10 @@ def to_graph(traced: Traced, *, infer_shapes: bool = True) -> Graph:
             graph.inputs.remove(name)
         graph.initializers[name] = value
         graph.values.pop(name, None)
-    run_passes(graph, [get(p) for p in PASSES])
+    passes = [get(p) for p in PASSES]
+    for _ in range(8):  # each pass works through the graph in one call: a round or two is the fixed point
+        if not sum(int(p(graph) or 0) for p in passes):
+            break
     tf = import_tf()
     import tf2onnx
 
@@ -84,16 +87,24 @@ def translate(traced: Traced) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
         rename = dict(zip(traced.input_tensors, traced.input_names))
         rename.update({f"{p}:0": weights[p] for p in weights})
         rename.update(zip(traced.output_tensors, traced.output_names))
-        try:
-            with tf.Graph().as_default():
-                graph_def = tf_loader.tf_optimize(inputs, outputs, graph_def)
+        def convert(careful: bool):
             with tf.Graph().as_default() as tf_graph:
                 tf.import_graph_def(graph_def, name="")
                 g = process_tf_graph(tf_graph, continue_on_error=True, opset=OPSET, input_names=inputs,
                                      output_names=outputs, tensors_to_rename=rename,
                                      custom_op_handlers=dict(HANDLERS))
-            g = optimizer.optimize_graph(g, catch_errors=True)
-            model = g.make_model(f"converted from {traced.description}")
+            # careful: tf2onnx copies the whole graph before each of its optimizers (to skip one
+            # that fails), which is most of its run time; that is only worth it once one failed
+            g = optimizer.optimize_graph(g, catch_errors=careful)
+            return g.make_model(f"converted from {traced.description}")
+
+        try:
+            with tf.Graph().as_default():
+                graph_def = tf_loader.tf_optimize(inputs, outputs, graph_def)
+            try:
+                model = convert(careful=False)
+            except Exception:  # noqa: BLE001 - an optimizer failed: again, skipping what fails
+                model = convert(careful=True)
         except UnsupportedError:
             raise
         except Exception as e:  # noqa: BLE001 - tf2onnx raises anything when a graph defeats it
@@ -126,6 +137,7 @@ def _freeze(tf, traced: Traced):
             raise ModelLoadError(f"{traced.description}: TensorFlow cannot freeze it: {' '.join(str(e).split())[:600]}") from None
         graph_def = tf_loader.fix_freezing_errors(tf_loader.convert_variables_to_constants_large_model(cf))
     graph_def = tf_loader.fix_freezing_errors_part2(graph_def)
+    _allow_inlining(graph_def)
     by_name = {n.name: n for n in graph_def.node}
     readers = defaultdict(list)
     for node in graph_def.node:
@@ -164,6 +176,22 @@ def _freeze(tf, traced: Traced):
     return graph_def, values, reads, kept
 
 
+def _allow_inlining(graph_def) -> None:
+    """Calls TensorFlow keeps as calls after freezing because they must compile with XLA
+    (Keras 3 runs a grouped convolution through ``tf.function(jit_compile=True)`` on CPU) lose
+    that mark, so grappler inlines them and tf2onnx sees the ops inside."""
+    for node in graph_def.node:
+        if node.op in ("StatefulPartitionedCall", "PartitionedCall"):
+            for key in _NO_INLINE:
+                if key in node.attr:
+                    del node.attr[key]
+    for fn in graph_def.library.function:
+        for key in _NO_INLINE:
+            if key in fn.attr:
+                del fn.attr[key]
+
+
+_NO_INLINE = ("_XlaMustCompile", "_noinline", "_XlaCompile", "_XlaScope")
 _CONTROL_FLOW = frozenset({"While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase"})
 
 

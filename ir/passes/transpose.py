@@ -12,6 +12,8 @@ model's inputs and outputs, or a Reshape.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from ..graph import Graph
@@ -46,6 +48,45 @@ def _is_transpose(node: Node | None) -> bool:
     return node is not None and node.op_type == "Transpose" and is_default_domain(node.domain) and _perm(node) is not None
 
 
+def _reshape_perm(graph: Graph, node: Node) -> list[int] | None:
+    """The permutation a Reshape amounts to when it only moves size-1 axes (same rank, the
+    other axes in the same order: ``(N, C, 1, 1) -> (N, 1, 1, C)``), else None."""
+    if node.op_type != "Reshape" or not is_default_domain(node.domain) or len(node.inputs) < 2:
+        return None
+    target = graph.constant(node.inputs[1])
+    src = graph.type_of(node.inputs[0])
+    if target is None or src is None or not src.is_tensor or src.shape is None:
+        return None
+    target = [int(d) for d in np.asarray(target).reshape(-1)]
+    shape = list(src.shape)
+    if len(target) != len(shape) or node.attr("allowzero", 0):
+        return None
+    big_in = [i for i, d in enumerate(shape) if d != 1]  # a symbolic dim counts as big
+    big_out = [o for o, t in enumerate(target) if t != 1]
+    if len(big_in) != len(big_out):
+        return None
+    for i, o in zip(big_in, big_out):
+        # the same size, or the one inferred dim (-1), or a copied dim (0) in place
+        if not (target[o] == shape[i] or target[o] == -1 or (target[o] == 0 and i == o)):
+            return None
+    perm = [0] * len(shape)
+    for i, o in zip(big_in, big_out):
+        perm[o] = i
+    for i, o in zip([i for i, d in enumerate(shape) if d == 1], [o for o, t in enumerate(target) if t == 1]):
+        perm[o] = i
+    return perm
+
+
+def _layout_perm(graph: Graph, node: Node | None) -> list[int] | None:
+    """The permutation ``node`` applies if it only rearranges axes: a Transpose, or a Reshape
+    that moves size-1 axes."""
+    if node is None:
+        return None
+    if _is_transpose(node):
+        return _perm(node)
+    return _reshape_perm(graph, node)
+
+
 def _inverse(p: list[int]) -> list[int]:
     inv = [0] * len(p)
     for i, j in enumerate(p):
@@ -55,12 +96,15 @@ def _inverse(p: list[int]) -> list[int]:
 
 def _operand_ok(graph: Graph, tensor: str, source: str, p: list[int]) -> bool:
     """``tensor`` (an input of the op the Transpose sinks into) can be brought to the
-    pre-transpose layout: it is the transposed tensor, another Transpose by ``p``, or a
-    tensor of known shape and rank <= len(p) (it is rearranged)."""
+    pre-transpose layout: it is the transposed tensor, another Transpose by ``p``, the
+    output of an element-wise op on the transposed tensor (it sinks first: ``x * sigmoid(x)``),
+    or a tensor of known shape and rank <= len(p) (it is rearranged)."""
     if not tensor or tensor == source:
         return True
     producer = graph.producer(tensor)
-    if _is_transpose(producer) and _perm(producer) == p:
+    if _layout_perm(graph, producer) == p:
+        return True
+    if producer is not None and producer.op_type in UNARY and producer.inputs[0] == source:
         return True
     shape = _shape(graph, tensor)
     return shape is not None and len(shape) <= len(p)
@@ -79,8 +123,8 @@ def _sinkable(graph: Graph, node: Node, tensor: str, p: list[int]) -> bool:
         return False
     r = len(p)
     op = node.op_type
-    if op == "Transpose":
-        return _perm(node) is not None and node.inputs[0] == tensor
+    if op in ("Transpose", "Reshape"):
+        return _layout_perm(graph, node) is not None and node.inputs[0] == tensor
     if op in UNARY:
         return node.inputs[0] == tensor and all(_shape(graph, t) == () for t in node.inputs[1:] if t)
     if op in BROADCAST:
@@ -89,8 +133,7 @@ def _sinkable(graph: Graph, node: Node, tensor: str, p: list[int]) -> bool:
         axes = _axes(graph, node)
         return node.inputs[0] == tensor and bool(axes) and all(-r <= a < r for a in axes)
     if op == "Concat":
-        return all(t == tensor or (_is_transpose(graph.producer(t)) and _perm(graph.producer(t)) == p)
-                   for t in node.inputs)
+        return all(t == tensor or _layout_perm(graph, graph.producer(t)) == p for t in node.inputs)
     if op == "Pad":
         return (node.inputs[0] == tensor and len(node.inputs) > 1 and graph.constant(node.inputs[1]) is not None
                 and (len(node.inputs) < 4 or not node.inputs[3]) and all(t != tensor for t in node.inputs[1:]))
@@ -133,28 +176,27 @@ def _rearranged(graph: Graph, tensor: str, p: list[int], near: str) -> str:
     return out
 
 
-def _sink(graph: Graph, transpose: Node, node: Node) -> None:
+def _sink(graph: Graph, transpose: Node, node: Node) -> str | None:
     """Move ``transpose`` below ``node``: node reads the untransposed tensor, a new
-    Transpose after it produces node's old output."""
+    Transpose after it produces node's old output (its name is returned)."""
     p = _perm(transpose)
     r = len(p)
     source, tensor = transpose.inputs[0], transpose.outputs[0]
     op = node.op_type
     out = node.outputs[0]
-    if op == "Transpose":  # two in a row: one Transpose (or none) by the composed permutation
-        composed = [p[i] for i in _perm(node)]
+    if op in ("Transpose", "Reshape"):  # two in a row: one Transpose (or none) by the composed permutation
+        composed = [p[i] for i in _layout_perm(graph, node)]
         graph.remove_node(node.name)
         if composed == list(range(r)) and out not in graph.outputs:
             graph.rename_tensor_uses(out, source)
-        else:
-            graph.make_node("Transpose", [source], [out], name=node.name, perm=composed)
-        return
+            return None
+        return graph.make_node("Transpose", [source], [out], name=node.name, perm=composed).name
     inputs = []
     for t in node.inputs:
         producer = graph.producer(t) if t else None
         if t == tensor:
             inputs.append(source)
-        elif op not in UNARY and _is_transpose(producer) and _perm(producer) == p and t:
+        elif op not in UNARY and t and _layout_perm(graph, producer) == p:
             inputs.append(producer.inputs[0])
         elif op in BROADCAST and t:
             inputs.append(_rearranged(graph, t, p, node.name))
@@ -190,32 +232,48 @@ def _sink(graph: Graph, transpose: Node, node: Node) -> None:
     for k, v in attrs.items():
         moved.set_attr(k, v, node.attr_types.get(k) if k not in ("axes",) else "INTS")
     graph.add_node(moved)
-    if not identity:
-        vt = graph.type_of(out)
-        if vt is not None and vt.is_tensor and vt.shape is not None and len(vt.shape) == len(after):
-            shape = [None] * len(after)
-            for i, a in enumerate(after):
-                shape[a] = vt.shape[i]
-            graph.values[mid] = ValueType.tensor(vt.dtype, shape)
-        graph.make_node("Transpose", [mid], [out], name=transpose.name, perm=after)
+    if identity:
+        return None
+    vt = graph.type_of(out)
+    if vt is not None and vt.is_tensor and vt.shape is not None and len(vt.shape) == len(after):
+        shape = [None] * len(after)
+        for i, a in enumerate(after):
+            shape[a] = vt.shape[i]
+        graph.values[mid] = ValueType.tensor(vt.dtype, shape)
+    return graph.make_node("Transpose", [mid], [out], name=f"{node.name}/transpose", perm=after).name
 
 
 @register()
 def sink_transposes(graph: Graph) -> int:
-    """A Transpose whose every reader ignores layout (element-wise, broadcast with operands of
-    known shape, Reduce*, Concat of tensors transposed alike, Pad, Softmax, another Transpose)
-    moves below them: each reader takes the untransposed tensor and is followed by the Transpose."""
+    """A Transpose (or a Reshape that only moves size-1 axes) whose every reader ignores layout
+    (element-wise, broadcast with operands of known shape, Reduce*, Concat of tensors
+    transposed alike, Pad, Softmax, another Transpose) moves below them: each reader takes
+    the untransposed tensor and is followed by the Transpose."""
     moved = 0
-    for node in graph.nodes:
-        if node.name not in graph.nx or not _is_transpose(node) or node.outputs[0] in graph.outputs:
+    work = deque(n.name for n in graph.nodes)
+    while work:
+        name = work.popleft()
+        if name not in graph.nx:
+            continue
+        node = graph.node(name)
+        if not node.outputs or node.outputs[0] in graph.outputs:
+            continue
+        perm = _layout_perm(graph, node)
+        if perm is None or perm == list(range(len(perm))):
             continue
         tensor = node.outputs[0]
         readers = graph.consumers(tensor)
-        if not readers or not all(_sinkable(graph, r, tensor, _perm(node)) for r in readers):
+        if not readers or not all(_sinkable(graph, r, tensor, perm) for r in readers):
             continue
-        for reader in readers:
+        if not _is_transpose(node):  # a Reshape moving size-1 axes: the Transpose it is
+            graph.remove_node(node.name)
+            node = graph.make_node("Transpose", [node.inputs[0]], [tensor], name=node.name, perm=perm)
+        # element-wise readers first: their outputs are the other operands of x * sigmoid(x)
+        for reader in sorted(readers, key=lambda r: r.op_type not in UNARY):
             if reader.name in graph.nx:
-                _sink(graph, node, reader)
+                new = _sink(graph, node, graph.node(reader.name))
+                if new is not None:
+                    work.append(new)
         if not graph.consumers(tensor) and tensor not in graph.outputs:
             graph.remove_node(node.name)
         moved += 1

@@ -15,7 +15,7 @@ import numpy as np
 APPLICATIONS = {
     "ResNet50": ("ResNet50", {}),
     "MobileNetV2": ("MobileNetV2", {}),
-    "MobileNetV3Small": ("MobileNetV3Small", {}),
+    "MobileNetV3Small": ("MobileNetV3Small", {"input_shape": (224, 224, 3)}),
     "EfficientNetB0": ("EfficientNetB0", {}),
     "DenseNet121": ("DenseNet121", {}),
     "InceptionV3": ("InceptionV3", {}),
