@@ -111,10 +111,12 @@ def translate(traced: Traced) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
             raise UnsupportedError(f"{traced.description}: tf2onnx cannot translate it: {type(e).__name__}: "
                                    f"{' '.join(str(e).split())[:600]}") from None
     taken = set(traced.input_names) | set(traced.output_names) | set(weights.values())
-    scopes = dict(learn_scopes({op: weights[p] for op, p in reads.items()}))
+    scopes, suffixed = learn_scopes({op: weights[p] for op, p in reads.items()})
+    keras_suffix = suffixed and not traced.scopes
     scopes.update(traced.scopes)  # recorded while tracing: exact
-    _name_rnn_weights(model, Renamer(scopes), {weights[p] for p in kept})
-    _rename(model, Renamer(scopes, taken), Renamer(scopes), set(weights.values()))
+    _name_rnn_weights(model, Renamer(scopes, keras_suffix=keras_suffix), {weights[p] for p in kept})
+    _rename(model, Renamer(scopes, taken, keras_suffix), Renamer(scopes, keras_suffix=keras_suffix),
+            set(weights.values()))
     _check_ops(model, traced.description)
     _name_dims(model, traced)
     return model, {weights[p]: v for p, v in values.items()}

@@ -144,6 +144,28 @@ def saved_sources(tmp_path_factory):
     return model, d
 
 
+def test_saved_model_node_names_are_keras_layer_names(saved_sources):
+    _, d = saved_sources
+    names = {n.name for n in mmconvert.load(str(d / "saved")).nodes}
+    assert {"conv1_conv", "conv1_relu/Relu", "residual/Add", "pool/MaxPool2d", "gap/Mean", "fc"} <= names, names
+
+
+def test_scope_cleaning_rules():
+    from frontends.tensorflow.names import Renamer, learn_scopes
+
+    scopes, suffixed = learn_scopes({"StatefulPartitionedCall/net_1/conv_1/convolution/ReadVariableOp": "conv/kernel",
+                                     "StatefulPartitionedCall/net_1/inner_1/dense_1_2/MatMul/ReadVariableOp":
+                                         "inner/dense_1/kernel"})
+    assert scopes == {"net_1/conv_1": "conv", "net_1/inner_1/dense_1_2": "inner/dense_1", "net_1": ""} and suffixed
+    r = Renamer(scopes, {"taken"}, keras_suffix=True)
+    assert r.clean("StatefulPartitionedCall/net_1/conv_1/BiasAdd:0", tensor=True) == "conv/BiasAdd"
+    assert r.clean("net_1/re_lu_1_2/Relu") == "re_lu_1/Relu"  # Keras' own re_lu_1, scoped re_lu_1_2
+    assert r.clean("net_1/inner_1/dense_1_2/MatMul__17") == "inner/dense_1/MatMul"
+    assert r.clean("net_1/conv_1/convolution/ReadVariableOp") == "conv/convolution"
+    assert r.unique("a/x__1") == "a/x" and r.unique("a/x__2") == "a/x_1" and r.unique("a/x__1") == "a/x"
+    assert r.unique("taken:0", tensor=True) == "taken_1"
+
+
 @pytest.mark.parametrize("kind", ["saved", "m.keras", "m.h5"])
 @pytest.mark.parametrize("to", ["onnx", "pytorch"])
 def test_saved_sources_match_the_keras_model(saved_sources, kind, to, tmp_path):
