@@ -37,6 +37,7 @@ class Traced:
     dims: list[list]  # per input, per axis: int, or a symbolic name for an unknown dim
     variables: dict[str, str]  # captured placeholder (op name) -> variable name (``conv1_conv/kernel``)
     scopes: dict[str, str] = field(default_factory=dict)  # graph name scope -> layer path ("" = the model)
+    shape_override: dict[str, list] = field(default_factory=dict)  # input tensor -> shape (None: dynamic)
     files: tuple[str, ...] = ()
     call: Callable[[list], list] | None = None  # the SOURCE run on numpy inputs (the parity reference)
     owner: Any = None  # keeps the model / loaded SavedModel (and its variables) alive
@@ -73,7 +74,7 @@ def trace(source, *, signature: str | None = None, input_shapes: dict | None = N
             if not os.path.isfile(os.path.join(path, "saved_model.pb")):
                 raise InputError(f"{path}: a folder, but not a SavedModel (no saved_model.pb)")
             with quiet():
-                return _saved_model(tf, path, signature or DEFAULT_SIGNATURE)
+                return _override_shapes(_saved_model(tf, path, signature or DEFAULT_SIGNATURE), input_shapes)
         _no_signature(signature, "a Keras file")
         model = _load_keras_file(path)
         with quiet():
@@ -85,14 +86,29 @@ def trace(source, *, signature: str | None = None, input_shapes: dict | None = N
             return _keras(tf, source, input_shapes, input_dtypes, description=f"keras.Model '{source.name}'")
     if isinstance(source, tf.types.experimental.ConcreteFunction):
         with quiet():
-            return _function(tf, source, source, source)
+            return _override_shapes(_function(tf, source, source, source), input_shapes)
     if isinstance(source, tf.types.experimental.PolymorphicFunction):
         with quiet():
             cf = _concrete(tf, source, input_shapes, input_dtypes, example_inputs)
-            return _function(tf, cf, source, source)
+            return _override_shapes(_function(tf, cf, source, source), input_shapes)
     raise UnsupportedError(f"a {type(source).__module__}.{type(source).__name__} is not a model the tensorflow"
                            " frontend reads", hint="pass a SavedModel folder, a .keras/.h5 file, a keras.Model, a"
                            " tf.function with an input_signature, or a concrete function")
+
+
+def _override_shapes(traced: Traced, input_shapes: dict | None) -> Traced:
+    """``input_shapes`` on a signature (SavedModel, tf.function): tf2onnx translates with those
+    shapes (a string or a negative number keeps a dim dynamic, under that name)."""
+    for name, dims in (input_shapes or {}).items():
+        if name not in traced.input_names:
+            raise InputError(f"input_shapes names '{name}', which is not an input (the inputs: "
+                             f"{', '.join(traced.input_names)})")
+        i = traced.input_names.index(name)
+        if traced.dims[i] and len(dims) != len(traced.dims[i]):
+            raise InputError(f"input '{name}' has rank {len(traced.dims[i])}, input_shapes gives {len(dims)} dims")
+        traced.shape_override[traced.input_tensors[i]] = [d if isinstance(d, int) and d >= 0 else None for d in dims]
+        traced.dims[i] = _dims([(name, dims, None)])[0]
+    return traced
 
 
 def _no_signature(signature, what):
@@ -153,6 +169,10 @@ def _keras_inputs(tf, model, input_shapes, input_dtypes):
             name = layer.name  # the Input layer's name ("image"), not the tensor's ("keras_tensor_3")
         names.append(name or f"input_{i}")
     names = _unique(names, "input")
+    unknown = [n for n in (input_shapes or {}) if n not in names]
+    if unknown:
+        raise InputError(f"input_shapes names {', '.join(unknown)}, not an input of keras.Model '{model.name}'"
+                         f" (its inputs: {', '.join(names)})")
     specs = []
     for spec, name in zip(flat, names):
         shape = list(spec.shape)
@@ -398,8 +418,7 @@ def _common(tf, cf, kind, description, input_names, handles: dict[int, str], *, 
         names = [f"output_{i}" for i in range(len(outs))]
     if len(names) != len(outs):
         names = [f"output_{i}" for i in range(len(outs))]
-    dims = [[d if d is not None else None for d in (t.shape.as_list() if t.shape.rank is not None else [])]
-            for t in real]
+    dims = [t.shape.as_list() if t.shape.rank is not None else [] for t in real]
     traced = Traced(function=cf, kind=kind, description=description, input_names=input_names,
                     input_tensors=[t.name for t in real], output_names=_unique(names, "output"),
                     output_tensors=[t.name for t in outs], dims=[], variables=variables, files=tuple(files),

@@ -92,6 +92,7 @@ def translate(traced: Traced) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
                 tf.import_graph_def(graph_def, name="")
                 g = process_tf_graph(tf_graph, continue_on_error=True, opset=OPSET, input_names=inputs,
                                      output_names=outputs, tensors_to_rename=rename,
+                                     shape_override=dict(traced.shape_override) or None,
                                      custom_op_handlers=dict(HANDLERS))
             # careful: tf2onnx copies the whole graph before each of its optimizers (to skip one
             # that fails), which is most of its run time; that is only worth it once one failed

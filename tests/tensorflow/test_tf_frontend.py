@@ -178,6 +178,8 @@ def test_saved_sources_match_the_keras_model(saved_sources, kind, to, tmp_path):
     x = keras_models.sample_inputs(model, batch=3, seed=2)
     got = _onnx_outputs(str(out), x) if to == "onnx" else _torch_outputs(str(out), x)
     np.testing.assert_allclose(got[0], _keras_outputs(model, x)[0], atol=ATOL, rtol=1e-3)
+    again = mmconvert.validate(str(d / kind), str(out), atol=ATOL, seed=5)
+    assert again.status == "pass" and again.reference_runner == "tensorflow"
 
 
 def test_saved_model_signature_choice_and_errors(tmp_path):
@@ -205,6 +207,10 @@ def test_saved_model_signature_choice_and_errors(tmp_path):
     assert result.parity.status == "pass"
     with pytest.raises(InputError, match="no signature 'nope'.*double, serving_default"):
         mmconvert.load(path, signature="nope")
+    fixed = mmconvert.load(path, input_shapes={"x": [4, 2]})
+    assert fixed.type_of("x").shape == (4, 2) and fixed.type_of("y").shape == (4, 3)
+    with pytest.raises(InputError, match="'image', which is not an input"):
+        mmconvert.load(path, input_shapes={"image": [1, 2]})
 
 
 def test_cli_signature_and_exit_codes(tmp_path):
