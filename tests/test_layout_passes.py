@@ -138,3 +138,21 @@ def test_a_loop_body_reading_a_cancelled_transpose_is_rewired():
     graph = _rewrite_and_compare(model, {"x": RNG.standard_normal((1, 2, 3, 4)).astype(np.float32)},
                                  [cancel_transposes])
     assert [n.op_type for n in graph.nodes] == ["Loop"]
+
+
+def test_hard_swish_between_convolutions_loses_its_transposes():
+    """x * relu6(x + 3) / 6 on the NHWC side: the second operand of the Mul reaches the
+    transposed tensor through three element-wise ops; the Transpose sinks through all of them."""
+    nodes = [
+        _t("t_in", NHWC, "x", "x_nhwc"),
+        helper.make_node("Add", ["x_nhwc", "three"], ["plus"]),
+        helper.make_node("Clip", ["plus", "zero", "six"], ["relu6"]),
+        helper.make_node("Div", ["relu6", "six"], ["gate"]),
+        helper.make_node("Mul", ["x_nhwc", "gate"], ["hswish"]),
+        _t("t_out", NCHW, "hswish", "y"),
+    ]
+    inits = [("three", np.array(3, np.float32)), ("zero", np.array(0, np.float32)), ("six", np.array(6, np.float32))]
+    model = _model(nodes, [_vi("x", ["batch", 4, 5, 6])], [_vi("y", None)], inits)
+    graph = _rewrite_and_compare(model, {"x": RNG.standard_normal((2, 4, 5, 6)).astype(np.float32) * 4},
+                                 [sink_transposes, cancel_transposes])
+    assert not [n for n in graph.nodes if n.op_type == "Transpose"]

@@ -94,20 +94,25 @@ def _inverse(p: list[int]) -> list[int]:
     return inv
 
 
-def _operand_ok(graph: Graph, tensor: str, source: str, p: list[int]) -> bool:
+def _operand_ok(graph: Graph, tensor: str, source: str, p: list[int], depth: int) -> bool:
     """``tensor`` (an input of the op the Transpose sinks into) can be brought to the
-    pre-transpose layout: it is the transposed tensor, another Transpose by ``p``, the
-    output of an element-wise op on the transposed tensor (it sinks first: ``x * sigmoid(x)``),
-    or a tensor of known shape and rank <= len(p) (it is rearranged)."""
+    pre-transpose layout: it is the transposed tensor, another Transpose by ``p``, a tensor
+    of known shape and rank <= len(p) (it is rearranged), or (``depth`` > 0) the output of
+    element-wise ops on such tensors, which the Transpose reaches first (``x * sigmoid(x)``,
+    ``x * relu6(x + 3) / 6``)."""
     if not tensor or tensor == source:
         return True
     producer = graph.producer(tensor)
     if _layout_perm(graph, producer) == p:
         return True
-    if producer is not None and producer.op_type in UNARY and producer.inputs[0] == source:
-        return True
     shape = _shape(graph, tensor)
-    return shape is not None and len(shape) <= len(p)
+    if shape is not None and len(shape) <= len(p):
+        return True
+    if depth <= 0 or producer is None or not is_default_domain(producer.domain) or len(producer.outputs) != 1:
+        return False
+    if producer.op_type not in UNARY and producer.op_type not in BROADCAST:
+        return False
+    return all(_operand_ok(graph, t, source, p, depth - 1) for t in producer.inputs)
 
 
 def _axes(graph: Graph, node: Node) -> list[int] | None:
@@ -118,7 +123,10 @@ def _axes(graph: Graph, node: Node) -> list[int] | None:
     return None if a is None else [int(i) for i in a]
 
 
-def _sinkable(graph: Graph, node: Node, tensor: str, p: list[int]) -> bool:
+def _sinkable(graph: Graph, node: Node, tensor: str, p: list[int], depth: int = 4) -> bool:
+    """Whether the Transpose producing ``tensor`` can move below ``node``; ``depth`` > 0 also
+    accepts operands that become transposed once the Transpose moved below the element-wise
+    ops between it and them (``depth=0``: ``node`` can take it now)."""
     if not is_default_domain(node.domain) or any(True for _ in node.subgraphs()) or len(node.outputs) != 1:
         return False
     r = len(p)
@@ -128,7 +136,7 @@ def _sinkable(graph: Graph, node: Node, tensor: str, p: list[int]) -> bool:
     if op in UNARY:
         return node.inputs[0] == tensor and all(_shape(graph, t) == () for t in node.inputs[1:] if t)
     if op in BROADCAST:
-        return all(_operand_ok(graph, t, tensor, p) for t in node.inputs)
+        return all(_operand_ok(graph, t, tensor, p, depth) for t in node.inputs)
     if op in REDUCE:
         axes = _axes(graph, node)
         return node.inputs[0] == tensor and bool(axes) and all(-r <= a < r for a in axes)
@@ -147,6 +155,8 @@ def _rearranged(graph: Graph, tensor: str, p: list[int], near: str) -> str:
     the transpose: constants are rearranged in place, others get a Reshape (+ Transpose)."""
     shape = _shape(graph, tensor)
     r = len(p)
+    if shape is None:  # _sinkable admits only operands of known shape here
+        raise ValueError(f"cannot rearrange '{tensor}': its shape is unknown")
     if not shape:
         return tensor
     full = (1,) * (r - len(shape)) + tuple(shape)
@@ -187,8 +197,11 @@ def _sink(graph: Graph, transpose: Node, node: Node) -> str | None:
     if op in ("Transpose", "Reshape"):  # two in a row: one Transpose (or none) by the composed permutation
         composed = [p[i] for i in _layout_perm(graph, node)]
         graph.remove_node(node.name)
-        if composed == list(range(r)) and out not in graph.outputs:
-            graph.rename_tensor_uses(out, source)
+        if composed == list(range(r)):
+            if out in graph.outputs:  # the output keeps its name
+                graph.make_node("Identity", [source], [out], name=node.name)
+            else:
+                graph.rename_tensor_uses(out, source)
             return None
         return graph.make_node("Transpose", [source], [out], name=node.name, perm=composed).name
     inputs = []
@@ -249,34 +262,48 @@ def sink_transposes(graph: Graph) -> int:
     (element-wise, broadcast with operands of known shape, Reduce*, Concat of tensors
     transposed alike, Pad, Softmax, another Transpose) moves below them: each reader takes
     the untransposed tensor and is followed by the Transpose."""
-    moved = 0
     work = deque(n.name for n in graph.nodes)
+    moved = 0
     while work:
-        name = work.popleft()
-        if name not in graph.nx:
+        moved += _drain(graph, work.popleft(), work, 0)
+    return moved
+
+
+def _drain(graph: Graph, name: str, work: deque, level: int) -> int:
+    """Sink the Transpose (or size-1 Reshape) ``name`` below all its readers, and each
+    Transpose that makes below its own readers, depth first: a reader whose other operand
+    comes from the transposed tensor through element-wise ops finds it transposed by then."""
+    if name not in graph.nx:
+        return 0
+    node = graph.node(name)
+    if not node.outputs or node.outputs[0] in graph.outputs:
+        return 0
+    perm = _layout_perm(graph, node)
+    if perm is None or perm == list(range(len(perm))):
+        return 0
+    tensor = node.outputs[0]
+    readers = graph.consumers(tensor)
+    if not readers or not all(_sinkable(graph, r, tensor, perm) for r in readers):
+        return 0
+    if not _is_transpose(node):  # a Reshape moving size-1 axes: the Transpose it is
+        graph.remove_node(node.name)
+        node = graph.make_node("Transpose", [node.inputs[0]], [tensor], name=node.name, perm=perm)
+    moved = 1
+    # readers that can take the untransposed tensor now go first; the others wait for them
+    for reader in sorted(readers, key=lambda r: not _sinkable(graph, r, tensor, perm, 0)):
+        if reader.name not in graph.nx:
             continue
-        node = graph.node(name)
-        if not node.outputs or node.outputs[0] in graph.outputs:
+        reader = graph.node(reader.name)
+        if tensor not in reader.inputs or not _sinkable(graph, reader, tensor, perm, 0):
             continue
-        perm = _layout_perm(graph, node)
-        if perm is None or perm == list(range(len(perm))):
-            continue
-        tensor = node.outputs[0]
-        readers = graph.consumers(tensor)
-        if not readers or not all(_sinkable(graph, r, tensor, perm) for r in readers):
-            continue
-        if not _is_transpose(node):  # a Reshape moving size-1 axes: the Transpose it is
-            graph.remove_node(node.name)
-            node = graph.make_node("Transpose", [node.inputs[0]], [tensor], name=node.name, perm=perm)
-        # element-wise readers first: their outputs are the other operands of x * sigmoid(x)
-        for reader in sorted(readers, key=lambda r: r.op_type not in UNARY):
-            if reader.name in graph.nx:
-                new = _sink(graph, node, graph.node(reader.name))
-                if new is not None:
-                    work.append(new)
-        if not graph.consumers(tensor) and tensor not in graph.outputs:
-            graph.remove_node(node.name)
-        moved += 1
+        new = _sink(graph, node, reader)
+        if new is not None:
+            if level < 64:
+                moved += _drain(graph, new, work, level + 1)
+            else:
+                work.append(new)
+    if not graph.consumers(tensor) and tensor not in graph.outputs:
+        graph.remove_node(node.name)
     return moved
 
 

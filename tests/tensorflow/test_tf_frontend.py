@@ -335,6 +335,12 @@ def test_saved_forms_give_the_same_results(name, tmp_path):
     want = _keras_outputs(model, x)
     for kind in ("saved", "m.keras", "m.h5"):
         out = tmp_path / f"{kind}.onnx"
+        if kind == "m.h5" and name.startswith("MobileNetV3"):
+            # Keras 3.15 cannot read back its own legacy .h5 of MobileNetV3 ("Only input tensors may be
+            # passed as positional arguments"): the error says so, exit 2
+            with pytest.raises(InputError, match="Keras cannot load it"):
+                mmconvert.convert(str(tmp_path / kind), str(out), to="onnx")
+            continue
         result = mmconvert.convert(str(tmp_path / kind), str(out), to="onnx", atol=ATOL)
         assert result.parity.status == "pass", (kind, result.parity.summary())
         np.testing.assert_allclose(_onnx_outputs(str(out), x)[0], want[0], atol=ATOL, rtol=1e-3)
