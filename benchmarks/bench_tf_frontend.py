@@ -139,7 +139,8 @@ def worker(name: str, forms: bool, tmp: str) -> dict:
 
 def run_one(name: str, forms: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="mmconvert-bench-tf-") as tmp:
-        code = (f"import sys, json; sys.path.insert(0, {os.path.join(ROOT, 'benchmarks')!r}); import bench_tf_frontend as b; print('RESULT' + json.dumps(b.worker({name!r}, {forms!r}, {tmp!r})))")
+        code = (f"import sys, json; sys.path.insert(0, {os.path.join(ROOT, 'benchmarks')!r});"
+                f" import bench_tf_frontend as b; print('RESULT' + json.dumps(b.worker({name!r}, {forms!r}, {tmp!r})))")
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2"))
     for line in proc.stdout.splitlines():
@@ -192,7 +193,8 @@ def write(rows: list[dict], forms: bool) -> None:
             f"| {r['model']} | {r['params']:,} | {_s(r['ours_s'])} | {_s(r.get('from_function'))} | {_s(ratio)} |"
             f" {_s(r.get('from_keras'))} | {r['transposes']} |"
             f" {r.get('onnx_parity', '-')} ({_s(r.get('onnx_max_abs'), '{:.1e}')}) |"
-            f" {r.get('pytorch_parity', '-')} ({_s(r.get('pytorch_max_abs'), '{:.1e}')}) | {_s(r.get('permutes'), '{}')} |"
+            f" {r.get('pytorch_parity', '-')} ({_s(r.get('pytorch_max_abs'), '{:.1e}')}) |"
+            f" {_s(r.get('permutes'), '{}')} |"
             f" {_s(r.get('onnx_names'), '{:.0%}')} / {_s(r.get('pytorch_names'), '{:.0%}')} |")
     if ratios:
         ratios.sort()

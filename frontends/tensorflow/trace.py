@@ -56,7 +56,8 @@ def import_tf():
         with native_stderr():
             import tensorflow as tf
     except ModuleNotFoundError:
-        raise InputError("the tensorflow frontend needs tensorflow and tf2onnx: pip install 'mmconvert[tensorflow]'") from None
+        raise InputError("the tensorflow frontend needs tensorflow, keras and tf2onnx:"
+                         " pip install 'mmconvert[tensorflow]'") from None
     return tf
 
 

@@ -19,6 +19,7 @@ Ops tf2onnx cannot convert are all listed in one ``UnsupportedError`` (exit 3).
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 
 import numpy as np
@@ -57,7 +58,7 @@ def to_graph(traced: Traced, *, infer_shapes: bool = True) -> Graph:
     tf = import_tf()
     import tf2onnx
 
-    keras = __import__("sys").modules.get("keras")
+    keras = sys.modules.get("keras")
     graph.metadata.update({
         "source_format": "tensorflow",
         "source_kind": traced.kind,
@@ -87,6 +88,7 @@ def translate(traced: Traced) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
         rename = dict(zip(traced.input_tensors, traced.input_names))
         rename.update({f"{p}:0": weights[p] for p in weights})
         rename.update(zip(traced.output_tensors, traced.output_names))
+
         def convert(careful: bool):
             with tf.Graph().as_default() as tf_graph:
                 tf.import_graph_def(graph_def, name="")
@@ -137,7 +139,8 @@ def _freeze(tf, traced: Traced):
         graph_def = tf_loader.convert_variables_to_constants_large_model(cf)
     except ValueError as e:
         if "incompatible with expected resource" not in str(e):
-            raise ModelLoadError(f"{traced.description}: TensorFlow cannot freeze it: {' '.join(str(e).split())[:600]}") from None
+            raise ModelLoadError(f"{traced.description}: TensorFlow cannot freeze it: "
+                                 f"{' '.join(str(e).split())[:600]}") from None
         graph_def = tf_loader.fix_freezing_errors(tf_loader.convert_variables_to_constants_large_model(cf))
     graph_def = tf_loader.fix_freezing_errors_part2(graph_def)
     _allow_inlining(graph_def)

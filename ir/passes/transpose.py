@@ -45,7 +45,8 @@ def _perm(node: Node) -> list[int] | None:
 
 
 def _is_transpose(node: Node | None) -> bool:
-    return node is not None and node.op_type == "Transpose" and is_default_domain(node.domain) and _perm(node) is not None
+    return (node is not None and node.op_type == "Transpose" and is_default_domain(node.domain)
+            and _perm(node) is not None)
 
 
 def _reshape_perm(graph: Graph, node: Node) -> list[int] | None:

@@ -107,8 +107,8 @@ def test_weights_and_nodes_keep_keras_names():
     names = {n.name for n in graph.nodes}
     assert {"conv1_conv", "conv2", "dw", "fc", "fc/BiasAdd"} <= names
     everything = names | {t for n in graph.nodes for t in n.outputs} | set(graph.initializers)
-    leftovers = [n for n in everything if any(s in n for s in ("ReadVariableOp", "PartitionedCall", ":0", "small_cnn_1"))
-                 or n.rsplit("__", 1)[-1].isdigit()]
+    marks = ("ReadVariableOp", "PartitionedCall", ":0", "small_cnn_1")
+    leftovers = [n for n in everything if any(s in n for s in marks) or n.rsplit("__", 1)[-1].isdigit()]
     assert not leftovers, leftovers
     assert graph.real_inputs == ["image"] and graph.outputs == ["fc"]
     assert graph.type_of("image").shape == ("batch", 32, 32, 3)
