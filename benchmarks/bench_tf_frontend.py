@@ -206,8 +206,8 @@ def write(rows: list[dict], forms: bool) -> None:
         " end (trace, freeze, tf2onnx, names, passes, ONNX file). *from_function* is tf2onnx alone on the"
         " route Keras 3's `model.export(format='onnx')` takes; *from_keras* is `tf2onnx.convert.from_keras`."
         " *ratio* = ours / from_function (the goal: at most 1.5). tf2onnx runs in its own process with 12 GB of"
-        " address space: a *MemoryError* means it needed more (on VGG16 it takes over 20 GB and the kernel's"
-        " OOM killer, because tf2onnx folds the constant transposes of the 400 MB dense kernels).",
+        " address space: a *MemoryError* means it needed more (unbounded, on VGG16 it grew past 20 GB until the"
+        " kernel's OOM killer stopped it; mmconvert peaks at 3.7 GB there).",
         "",
         "*parity* is mmconvert's check against the Keras model itself (atol 1e-4); *max abs* the largest"
         " difference of the artifact's outputs from `model(x)` on other inputs; *names* the share of the"
