@@ -324,6 +324,11 @@ def test_application_full(name, to, tmp_path):
     _check(model, tmp_path / ("m.onnx" if to == "onnx" else "m"), to)
 
 
+# keras.saving.load_model fails on Keras' own .h5 of these (what it says)
+KERAS_CANNOT_RELOAD_H5 = {"MobileNetV3Small": "Only input tensors may be passed as positional arguments",
+                          "ConvNeXtTiny": "Unknown layer: 'LayerScale'"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(keras_models.APPLICATIONS) + sorted(keras_models.SMALL))
 def test_saved_forms_give_the_same_results(name, tmp_path):
@@ -335,10 +340,9 @@ def test_saved_forms_give_the_same_results(name, tmp_path):
     want = _keras_outputs(model, x)
     for kind in ("saved", "m.keras", "m.h5"):
         out = tmp_path / f"{kind}.onnx"
-        if kind == "m.h5" and name.startswith("MobileNetV3"):
-            # Keras 3.15 cannot read back its own legacy .h5 of MobileNetV3 ("Only input tensors may be
-            # passed as positional arguments"): the error says so, exit 2
-            with pytest.raises(InputError, match="Keras cannot load it"):
+        if kind == "m.h5" and name in KERAS_CANNOT_RELOAD_H5:
+            # Keras 3.15 cannot read these legacy .h5 files back itself: the error says so, exit 2
+            with pytest.raises(InputError, match="Keras cannot load it.*" + KERAS_CANNOT_RELOAD_H5[name]):
                 mmconvert.convert(str(tmp_path / kind), str(out), to="onnx")
             continue
         result = mmconvert.convert(str(tmp_path / kind), str(out), to="onnx", atol=ATOL)
