@@ -122,6 +122,7 @@ def translate(traced: Traced) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
             set(weights.values()))
     _check_ops(model, traced.description)
     _name_dims(model, traced)
+    _place_weight_work(model.graph, set(traced.input_names))
     return model, {weights[p]: v for p, v in values.items()}
 
 
@@ -325,6 +326,53 @@ def _name_rnn_weights(model: onnx.ModelProto, renamer: Renamer, kept: set[str]) 
                 inits[old].name = new
                 node.input[slot] = new
                 gone.remove(new)
+
+
+def _place_weight_work(graph: onnx.GraphProto, inputs: set[str]) -> None:
+    """Nodes that compute from weights only (a BatchNorm's scale and shift) move to just
+    before their first reader on the inputs' path; tf2onnx puts them all first, in no useful
+    order, and emitted code would read them that way."""
+    nodes = list(graph.node)
+    producer = {o: i for i, n in enumerate(nodes) for o in n.output if o}
+    # what each node reads, its subgraphs' reads from this scope included
+    reads = [list(n.input) + [t for a in n.attribute for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH
+                                                              else a.graphs) for s in _graphs(g)
+                              for m in s.node for t in m.input] for n in nodes]
+    live = [False] * len(nodes)
+    for i in range(len(nodes)):  # tf2onnx's order is topological
+        live[i] = any(t in inputs or (t in producer and live[producer[t]]) for t in reads[i])
+    placed: list[int] = []
+    done = [False] * len(nodes)
+
+    def place(i: int) -> None:
+        stack = [(i, False)]
+        while stack:
+            j, expanded = stack.pop()
+            if done[j]:
+                continue
+            if expanded:
+                done[j] = True
+                placed.append(j)
+                continue
+            stack.append((j, True))
+            for t in reversed(reads[j]):
+                k = producer.get(t)
+                if k is not None and not done[k] and not live[k]:
+                    stack.append((k, False))
+
+    for i in range(len(nodes)):
+        if live[i]:
+            place(i)
+    for i in range(len(nodes)):
+        if not done[i]:
+            place(i)
+    if placed != list(range(len(nodes))):
+        reordered = [nodes[i] for i in placed]
+        copies = [onnx.NodeProto() for _ in reordered]
+        for c, n in zip(copies, reordered):
+            c.CopyFrom(n)
+        del graph.node[:]
+        graph.node.extend(copies)
 
 
 def _check_ops(model: onnx.ModelProto, description: str) -> None:
