@@ -28,30 +28,54 @@ APPLICATIONS = {
 }
 
 
-def application(name: str, **overrides):
+def application(name: str, seed: int = 0, **overrides):
     import keras
 
+    keras.utils.set_random_seed(seed)  # the kernels' initializers
     ctor, kwargs = APPLICATIONS[name]
     kwargs = dict(kwargs, weights=None, **overrides)
     try:
         model = getattr(keras.applications, ctor)(classifier_activation=None, **kwargs)
     except TypeError:  # constructors without classifier_activation
         model = getattr(keras.applications, ctor)(**kwargs)
-    return randomize(model)
+    return randomize(model, seed)
 
 
 def randomize(model, seed: int = 0):
-    """Seeded random BatchNorm statistics, biases and betas (in place); returns the model."""
+    """Seeded random BatchNorm gammas and betas and biases, then BatchNorm statistics measured
+    on a seeded random batch (as training would leave them; the second moment for the
+    variance), in place; returns the model.
+
+    A fresh Keras model has zeros and ones there, so a conversion that drops or mixes them up
+    would pass parity by accident; and statistics that match the activations keep them of
+    order one through deep networks, as in a trained model (with made-up statistics a random
+    EfficientNetV2 reaches logits of ~1e3, where float32 rounding alone exceeds atol 1e-4)."""
+    import keras
+
     rng = np.random.default_rng(seed)
+    norms = []
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            norms.append(layer)
     for w in model.weights:
         path = w.path
         shape = tuple(w.shape)
-        if path.endswith("moving_variance"):
-            w.assign(rng.uniform(0.5, 1.5, shape).astype(w.dtype))
-        elif path.endswith(("moving_mean", "bias", "beta")):
+        if path.endswith(("bias", "beta")):
             w.assign(rng.normal(0.0, 0.1, shape).astype(w.dtype))
         elif path.endswith("gamma"):
             w.assign(rng.uniform(0.5, 1.5, shape).astype(w.dtype))
+    if norms:
+        momenta = [layer.momentum for layer in norms]
+        for layer in norms:
+            layer.momentum = 0.0  # one training-mode call sets the statistics to the batch's
+        x = sample_inputs(model, batch=8, seed=seed + 1)
+        model(x if len(x) > 1 else x[0], training=True)
+        for layer, m in zip(norms, momenta):
+            layer.momentum = m
+            # the second moment, not the variance: a channel whose spread is tiny beside its mean
+            # would otherwise amplify float rounding (from any two kernels) far beyond atol
+            mean = layer.moving_mean.numpy()
+            layer.moving_variance.assign(layer.moving_variance.numpy() + mean * mean)
     return model
 
 
@@ -92,16 +116,47 @@ def transformer_encoder(vocab: int = 100, length: int = 16, dim: int = 32):
 
     tokens = keras.Input((length,), dtype="int32", name="tokens")
     x = layers.Embedding(vocab, dim, name="token_embedding")(tokens)
-    positions = layers.Embedding(length, dim, name="position_embedding")(keras.ops.arange(length))
-    x = x + positions
-    h = layers.MultiHeadAttention(num_heads=4, key_dim=dim // 4, name="attention")(x, x)
-    x = layers.LayerNormalization(epsilon=1e-6, name="attention_norm")(x + h)
+    x = _position_embedding()(length, dim, name="position_embedding")(x)
+    h = layers.MultiHeadAttention(num_heads=4, key_dim=dim // 4, name="attention")(query=x, value=x)
+    x = layers.Add(name="attention_residual")([x, h])
+    x = layers.LayerNormalization(epsilon=1e-6, name="attention_norm")(x)
     h = layers.Dense(2 * dim, activation="gelu", name="mlp_in")(x)
     h = layers.Dense(dim, name="mlp_out")(h)
-    x = layers.LayerNormalization(epsilon=1e-6, name="mlp_norm")(x + h)
+    x = layers.Add(name="mlp_residual")([x, h])
+    x = layers.LayerNormalization(epsilon=1e-6, name="mlp_norm")(x)
     x = layers.GlobalAveragePooling1D(name="pool")(x)
     out = layers.Dense(3, name="classifier")(x)
     return randomize(keras.Model(tokens, out, name="transformer_encoder"))
+
+
+def _position_embedding():
+    """A learned position embedding added to its input: a custom layer (registered, so that
+    Keras can load the saved forms back in this process), as most Transformer code has."""
+    import keras
+
+    global _PositionEmbedding
+    if _PositionEmbedding is None:
+
+        @keras.saving.register_keras_serializable(package="mmconvert_tests")
+        class PositionEmbedding(keras.layers.Layer):
+            def __init__(self, length, dim, **kwargs):
+                super().__init__(**kwargs)
+                self.length, self.dim = length, dim
+
+            def build(self, input_shape):
+                self.embeddings = self.add_weight(shape=(self.length, self.dim), name="embeddings")
+
+            def call(self, x):
+                return x + self.embeddings
+
+            def get_config(self):
+                return dict(super().get_config(), length=self.length, dim=self.dim)
+
+        _PositionEmbedding = PositionEmbedding
+    return _PositionEmbedding
+
+
+_PositionEmbedding = None
 
 
 def text_cnn(vocab: int = 1000, length: int = 40):
