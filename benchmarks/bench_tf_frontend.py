@@ -201,8 +201,9 @@ def write(rows: list[dict], forms: bool) -> None:
         f" tf2onnx {tf2onnx.__version__}, {platform.machine()}, {os.cpu_count()} cores, shared machine; one run"
         " per converter per model, each model in its own process after a warm-up conversion by each).",
         "",
-        "Models have random weights (`weights=None`, BatchNorm statistics and biases seeded random) and"
-        " logits out. *ours* is `mmconvert.convert(model, 'm.onnx', validate=False)`: Keras -> ONNX end to"
+        "Models have random weights (`weights=None`, seeded; biases, BatchNorm gammas and betas seeded random,"
+        " BatchNorm statistics measured on a random batch, as `tests/tensorflow/keras_models.randomize` does)"
+        " and logits out. *ours* is `mmconvert.convert(model, 'm.onnx', validate=False)`: Keras -> ONNX end to"
         " end (trace, freeze, tf2onnx, names, passes, ONNX file). *from_function* is tf2onnx alone on the"
         " route Keras 3's `model.export(format='onnx')` takes; *from_keras* is `tf2onnx.convert.from_keras`."
         " *ratio* = ours / from_function (the goal: at most 1.5). tf2onnx runs in its own process with 12 GB of"
