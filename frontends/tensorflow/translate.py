@@ -114,12 +114,18 @@ def translate(traced: Traced) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
             raise UnsupportedError(f"{traced.description}: tf2onnx cannot translate it: {type(e).__name__}: "
                                    f"{' '.join(str(e).split())[:600]}") from None
     taken = set(traced.input_names) | set(traced.output_names) | set(weights.values())
-    scopes, suffixed = learn_scopes({op: weights[p] for op, p in reads.items()})
+    scopes, suffixed = learn_scopes({op: weights[p] for op, p in reads.items() if op.endswith("ReadVariableOp")})
     keras_suffix = suffixed and not traced.scopes
     scopes.update(traced.scopes)  # recorded while tracing: exact
     _name_rnn_weights(model, Renamer(scopes, keras_suffix=keras_suffix), {weights[p] for p in kept})
-    _rename(model, Renamer(scopes, taken, keras_suffix), Renamer(scopes, keras_suffix=keras_suffix),
-            set(weights.values()))
+    tensors = Renamer(scopes, taken, keras_suffix)
+    present = {t for g in _graphs(model.graph) for t in [i.name for i in g.initializer] +
+               [o for n in g.node for o in n.output]}
+    for alias, p in reads.items():  # a kept constant tf2onnx knows by a forwarding Identity's name
+        if p in kept and f"{alias}:0" in present and weights[p] not in present:
+            tensors.fix(f"{alias}:0", weights[p])
+            present.add(weights[p])
+    _rename(model, tensors, Renamer(scopes, keras_suffix=keras_suffix), set(weights.values()))
     _check_ops(model, traced.description)
     _name_dims(model, traced)
     _place_weight_work(model.graph, set(traced.input_names))
@@ -171,10 +177,11 @@ def _freeze(tf, traced: Traced):
             node.attr["dtype"].type = dtype
             node.attr["shape"].shape.CopyFrom(tf.TensorShape(value.shape).as_proto())
             values[node.name] = value
-    # which variable each read reads: ReadVariableOp became Identity chains from the placeholder
+    # which variable each Identity forwards: ReadVariableOps became Identity chains from the
+    # placeholder (a read), and a SavedModel passes a variable into its function through one
     reads: dict[str, str] = {}
     for node in graph_def.node:
-        if node.name.endswith("ReadVariableOp") and node.op == "Identity":
+        if node.op == "Identity":
             src, hops = node.input[0].split(":")[0], 0
             while src in by_name and by_name[src].op == "Identity" and hops < 16:
                 src, hops = by_name[src].input[0].split(":")[0], hops + 1

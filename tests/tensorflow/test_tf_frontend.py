@@ -348,5 +348,8 @@ def test_saved_forms_give_the_same_results(name, tmp_path):
         result = mmconvert.convert(str(tmp_path / kind), str(out), to="onnx", atol=ATOL)
         assert result.parity.status == "pass", (kind, result.parity.summary())
         np.testing.assert_allclose(_onnx_outputs(str(out), x)[0], want[0], atol=ATOL, rtol=1e-3)
-        layer, _ = keras_models.names_surviving(model, keras_models.artifact_weight_names(str(out)))
+        # Keras may rename weights when it reloads a file (ConvNeXt's nested stem loses its prefix):
+        # the names to find are those of the model the file holds
+        held = model if kind == "saved" else keras.saving.load_model(str(tmp_path / kind), compile=False)
+        layer, _ = keras_models.names_surviving(held, keras_models.artifact_weight_names(str(out)))
         assert layer >= 0.95, (kind, layer)
