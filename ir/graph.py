@@ -109,9 +109,22 @@ class Graph:
         self._link_inputs(node)
 
     def rename_tensor_uses(self, old: str, new: str) -> None:
-        """Make every consumer (and graph output) of ``old`` read ``new`` instead."""
+        """Make every consumer (and graph output) of ``old`` read ``new`` instead, including
+        the subgraphs (If/Loop/Scan bodies) that read it from this scope."""
         for consumer in [n for n in self.consumers(old)]:
+            for _, sub in consumer.subgraphs():
+                sub._rename_outer_use(old, new)
             self.set_inputs(consumer, [new if t == old else t for t in consumer.inputs])
+        self.outputs = [new if t == old else t for t in self.outputs]
+
+    def _rename_outer_use(self, old: str, new: str) -> None:
+        if old in self.defined_names():  # shadowed here: the body's own tensor
+            return
+        for node in [n["node"] for n in self.nx.nodes.values()]:
+            for _, sub in node.subgraphs():
+                sub._rename_outer_use(old, new)
+            if old in node.inputs or any(True for _ in node.subgraphs()):
+                self.set_inputs(node, [new if t == old else t for t in node.inputs])
         self.outputs = [new if t == old else t for t in self.outputs]
 
     def _unlink_inputs(self, node: Node) -> None:

@@ -134,6 +134,8 @@ def cli(quiet: bool) -> None:
               help="PyTorch module: dtype of an example input (default float32), e.g. input_ids:int64 (repeatable).")
 @click.option("--dynamic", "dynamic", multiple=True, metavar="NAME:AXIS=DIM",
               help="PyTorch module: axes that stay dynamic, named, e.g. input_ids:0=batch,1=seq (repeatable).")
+@click.option("--signature", default=None, metavar="NAME",
+              help="SavedModel source: the signature to convert (default: serving_default).")
 @click.option("--opset", type=int, default=None, help="ONNX opset to write (default: the source's, else the canonical one).")
 @click.option("--optimize", is_flag=True, help="Run the optimizer's passes too (the onnx target keeps the source's structure otherwise).")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists (only an output mmconvert wrote).")
@@ -152,8 +154,8 @@ def cli(quiet: bool) -> None:
               help="tensorflow: take these inputs channels-last (comma-separated names; alone: every rank 3-5 input).")
 @click.option("--outputs-as-nhwc", default=None, is_flag=False, flag_value="all", metavar="[NAMES]",
               help="tensorflow: return these outputs channels-last (comma-separated names; alone: every rank 3-5 output).")
-def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, opset, optimize, force, no_validate,
-            verbose, report, as_json, atol, rtol, dims, saved_model, tflite, tflite_quantize, inputs_as_nhwc,
+def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, signature, opset, optimize, force,
+            no_validate, verbose, report, as_json, atol, rtol, dims, saved_model, tflite, tflite_quantize, inputs_as_nhwc,
             outputs_as_nhwc):
     """Convert SOURCE to another framework.
 
@@ -173,6 +175,7 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
       mmconvert convert mypkg.models:make_bert --to onnx -o bert.onnx \\
           --input-shape input_ids:2,16 --input-dtype input_ids:int64 --dynamic input_ids:0=batch,1=seq
       mmconvert convert model.pt2 --to pytorch -o model_pt/
+      mmconvert convert saved_model/ --to pytorch -o model_pt/ --signature serving_default
     """
     from .api import convert as do_convert
 
@@ -192,6 +195,8 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
     for key, value in (("inputs_as_nhwc", inputs_as_nhwc), ("outputs_as_nhwc", outputs_as_nhwc)):
         if value:
             options[key] = True if value == "all" else [v for v in value.split(",") if v]
+    if signature is not None:
+        options["signature"] = signature
     if opset is not None:
         options["opset"] = opset
     options.update(_source_options(input_shapes, input_dtypes, dynamic))
@@ -255,18 +260,20 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
               help="PyTorch reference: dtype of an example input (repeatable).")
 @click.option("--dynamic", "dynamic", multiple=True, metavar="NAME:AXIS=DIM",
               help="PyTorch reference: axes that stay dynamic, e.g. input_ids:0=batch,1=seq (repeatable).")
+@click.option("--signature", default=None, metavar="NAME",
+              help="SavedModel reference: the signature to run (default: serving_default).")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the JSON report here.")
 @click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Write a JUnit XML report here.")
 @click.option("--html", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
 @click.option("--force", is_flag=True, help="Replace existing report files.")
 def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, samples, seed, target, input_shapes,
-             input_dtypes, dynamic, report, junit, html, as_json, force):
+             input_dtypes, dynamic, signature, report, junit, html, as_json, force):
     """Check that CANDIDATE computes what REFERENCE computes.
 
     REFERENCE is the source model, run by its own framework (an ONNX file on ONNX Runtime,
-    optimizations off; a PyTorch module, .pt2 or .pt by PyTorch); CANDIDATE is a converted
-    artifact: an .onnx file or an emitted folder.
+    optimizations off; a PyTorch module, .pt2 or .pt by PyTorch; a SavedModel, .keras or
+    .h5 by TensorFlow); CANDIDATE is a converted artifact: an .onnx file or an emitted folder.
     Exit 0 when every output matches, 1 on a mismatch.
 
     \b
@@ -282,6 +289,8 @@ def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, 
     options = _parity_options(atol, rtol, dims)
     options.update(samples=samples, seed=seed, per_layer=per_layer, mode="isolated" if isolated else "accumulated")
     options.update(_source_options(input_shapes, input_dtypes, dynamic))
+    if signature is not None:
+        options["signature"] = signature
     if data:
         options["data"] = data
     for path in (report, junit, html):

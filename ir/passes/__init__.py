@@ -60,7 +60,7 @@ def describe(name: str) -> str:
 
 
 def _load_all() -> None:
-    from . import cleanup, fold, fuse, layout  # noqa: F401 - registers the passes
+    from . import cleanup, fold, fuse, layout, transpose, weights  # noqa: F401 - registers the passes
 
 
 @dataclass

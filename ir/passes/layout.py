@@ -515,10 +515,7 @@ def _bypass(g: Graph, node: Node) -> bool:
         g.remove_node(node.name)
         g.make_node("Identity", [src], [out], name=node.name)
         return True
-    if _feeds_subgraph(g, out):
-        return False
-    for consumer in g.consumers(out):
-        g.set_inputs(consumer, [src if t == out else t for t in consumer.inputs])
+    g.rename_tensor_uses(out, src)  # subgraph bodies reading it from this scope included
     g.remove_node(node.name)
     g.values.pop(out, None)
     record(g, out, src, list(range(len(node.attrs["perm"]))))
