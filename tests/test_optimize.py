@@ -1,0 +1,124 @@
+"""`mmconvert optimize` and `mmconvert.optimize`: the file, the histogram, the pass records,
+--passes/--skip, --check-passes naming a pass that changes an output, --dump-after, --simplify;
+and the differential test on real models (outputs equal on ONNX Runtime at atol 1e-5)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+
+import conformance as C
+import ir
+import mmconvert
+from ir import passes as P
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLE = os.path.join(ROOT, "examples", "tiny_cnn.onnx")
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "mmconvert", *args], capture_output=True, text=True)
+
+
+def test_optimize_cli_writes_the_file_and_says_what_changed(tmp_path):
+    out = tmp_path / "m.opt.onnx"
+    r = run("optimize", EXAMPLE, "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "optimized" in r.stdout and "before" in r.stdout and "PASS" in r.stdout
+    assert "fold_batchnorm" in r.stdout.split("passes that changed")[1].split("unchanged:")[0]
+    onnx.checker.check_model(str(out), full_check=True)
+    r = run("optimize", EXAMPLE, "-o", str(out), "--json")
+    assert r.returncode == 2 and "--force" in r.stderr  # an existing output needs --force
+    r = run("optimize", EXAMPLE, "-o", str(out), "--json", "--force", "--skip", "fold_batchnorm,fuse_gelu")
+    summary = json.loads(r.stdout)
+    assert r.returncode == 0 and summary["parity"]["status"] == "pass"
+    assert summary["nodes_after"] <= summary["nodes_before"]
+    assert "fold_batchnorm" not in [p["pass"] for p in summary["passes"]]
+
+
+def test_optimize_cli_usage_errors(tmp_path):
+    r = run("optimize", EXAMPLE, "-o", str(tmp_path / "m.onnx"), "--passes", "no_such_pass")
+    assert r.returncode == 2 and "unknown pass 'no_such_pass'" in r.stderr
+    r = run("optimize", EXAMPLE)
+    assert r.returncode == 2 and "-o OUT" in r.stderr
+    r = run("optimize", "--list-passes")
+    assert r.returncode == 0 and "fuse_attention:" in r.stdout and "fuse_silu" in r.stdout
+
+
+def test_optimize_only_the_named_passes_and_dump_after(tmp_path):
+    out = tmp_path / "m.onnx"
+    result = mmconvert.optimize(EXAMPLE, out, passes=["remove_noops", "fold_constants"], dump_after=["fold_constants"])
+    assert [r.name for r in result.passes] == ["normalize", "remove_noops", "fold_constants"]
+    dumped = result.details["dumps"]
+    if dumped:  # written only when the pass changed something
+        g = ir.load(dumped["fold_constants"])
+        assert len(g) == sum(result.ops_after.values())
+
+
+def test_check_passes_names_the_pass_that_changes_an_output(tmp_path, monkeypatch):
+    def negate_relu(graph):
+        """Wrong on purpose: Relu becomes Neg."""
+        for node in graph.nodes:
+            if node.op_type == "Relu":
+                node.op_type = "Neg"
+                return 1
+        return 0
+
+    monkeypatch.setitem(P._REGISTRY, "negate_relu", negate_relu)
+    with pytest.raises(ir.ParityError, match="pass 'negate_relu' changed output"):
+        mmconvert.optimize(EXAMPLE, tmp_path / "m.onnx", passes=["remove_noops", "negate_relu"], check_passes=True)
+    assert not (tmp_path / "m.onnx").exists()
+    result = mmconvert.optimize(EXAMPLE, tmp_path / "ok.onnx", check_passes=True)
+    assert result.parity.exit_code == 0
+
+
+def test_simplify_runs_onnxsim_or_says_how_to_install_it(tmp_path):
+    try:
+        import onnxsim  # noqa: F401
+    except ImportError:
+        r = run("optimize", EXAMPLE, "-o", str(tmp_path / "m.onnx"), "--simplify")
+        assert r.returncode == 2 and "mmconvert[simplify]" in r.stderr
+        return
+    result = mmconvert.optimize(EXAMPLE, tmp_path / "m.onnx", simplify=True)
+    assert result.passes[0].name == "onnxsim" and result.parity.exit_code == 0
+
+
+def test_convert_optimize_to_onnx_runs_the_same_list(tmp_path):
+    result = mmconvert.convert(EXAMPLE, tmp_path / "m.onnx", to="onnx", optimize=True)
+    assert [r.name for r in result.passes][1:] == P.optimizer_passes("onnx")
+    assert result.parity.exit_code == 0
+
+
+# ---------------------------------------------------------------- real models
+def _differential(path: str, tmp_path) -> dict:
+    case = C.light_case(path)
+    out = tmp_path / "opt.onnx"
+    result = mmconvert.optimize(path, out, validate=False)
+    model = onnx.load(str(out))
+    inputs, expected = case.data_sets[0]
+    reference = C.run_model(case.model, case.model, inputs)
+    got = C.run_model(str(out), model, inputs)
+    for g, r in zip(got, reference):
+        np.testing.assert_allclose(g, r, atol=1e-5, rtol=1e-5)
+    assert [o.name for o in model.graph.output] == [o.name for o in case.model.graph.output]
+    return result
+
+
+@pytest.mark.parametrize("name", ["light_squeezenet", "light_inception_v2"])
+def test_light_models_optimize_to_the_same_outputs(name, tmp_path):
+    result = _differential(os.path.join(C.light_dir(), f"{name}.onnx"), tmp_path)
+    before, after = sum(result.ops_before.values()), sum(result.ops_after.values())
+    assert after < before
+    assert "BatchNormalization" not in result.ops_after or name != "light_inception_v2"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", C.light_models(), ids=lambda p: os.path.basename(p)[:-5])
+def test_every_light_model_optimizes_to_the_same_outputs(path, tmp_path):
+    _differential(path, tmp_path)
