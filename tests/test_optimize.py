@@ -122,3 +122,32 @@ def test_light_models_optimize_to_the_same_outputs(name, tmp_path):
 @pytest.mark.parametrize("path", C.light_models(), ids=lambda p: os.path.basename(p)[:-5])
 def test_every_light_model_optimizes_to_the_same_outputs(path, tmp_path):
     _differential(path, tmp_path)
+
+
+def test_pytorch_writes_the_fused_ops_as_the_calls_a_person_would(tmp_path):
+    pytest.importorskip("torch")
+    import sys as _sys
+
+    _sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from test_optimizer_passes import NORM_CONSTS, _layer_norm_nodes, init, vi
+    from onnx import helper as h
+
+    b, heads, s, d = 2, 2, 4, 8
+    nodes = [h.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]), h.make_node("MatMul", ["q", "kt"], ["sc"]),
+             h.make_node("Mul", ["sc", "scale"], ["scaled"]), h.make_node("Add", ["scaled", "mask"], ["m"]),
+             h.make_node("Softmax", ["m"], ["p"], axis=-1), h.make_node("MatMul", ["p", "v"], ["att"])]
+    nodes += _layer_norm_nodes("att", "ln")
+    nodes += [h.make_node("Pow", ["ln", "two"], ["ln_sq"]), h.make_node("ReduceMean", ["ln_sq", "axes"], ["ms"]),
+              h.make_node("Add", ["ms", "eps"], ["ms_eps"]), h.make_node("Sqrt", ["ms_eps"], ["rms"]),
+              h.make_node("Div", ["ln", "rms"], ["rn"]), h.make_node("Mul", ["rn", "gamma"], ["y"])]
+    model = h.make_model(h.make_graph(
+        nodes, "g", [vi(n, [b, heads, s, d]) for n in "qkv"] + [vi("mask", [b, 1, s, s])], [vi("y", [b, heads, s, d])],
+        NORM_CONSTS + [init("scale", np.float32(0.3))]), opset_imports=[onnx.helper.make_opsetid("", 18)])
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    result = mmconvert.convert(str(path), tmp_path / "pt", to="pytorch", optimize=True)
+    assert result.parity.exit_code == 0
+    assert {"Attention", "LayerNormalization", "RMSNormalization"} <= set(result.ops_after)
+    src = (tmp_path / "pt" / "model.py").read_text()
+    assert "F.scaled_dot_product_attention(" in src and "attn_mask=" in src and "scale=0.3" in src
+    assert "nn.LayerNorm(8" in src and "F.rms_norm(" in src

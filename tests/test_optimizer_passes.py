@@ -479,3 +479,28 @@ def test_fuse_attention_leaves_a_mask_it_would_have_to_broadcast():
                  [vi("y", [b, heads, s, d])])
     _, changes = optimized(g, "fuse_attention")
     assert changes["fuse_attention"] == 0
+
+
+def test_reshaped_transpose_becomes_one_transpose():
+    g = graph_of([h.make_node("Reshape", ["x", "s1"], ["a"]), h.make_node("Transpose", ["a"], ["b"], perm=[0, 2, 1]),
+                  h.make_node("Reshape", ["b", "s2"], ["y"])],
+                 [vi("x", [2, 3, 5, 4])], [vi("y", [2, 3, 4, 5])],
+                 [init("s1", np.array([-1, 5, 4], np.int64)), init("s2", np.array([2, 3, 4, 5], np.int64))])
+    optimized(g, "fuse_reshaped_transpose")
+    assert ops(g) == ["Transpose"] and g.nodes[0].attrs["perm"] == [0, 1, 3, 2]
+
+
+def test_fuse_attention_with_the_nan_guard_and_a_3d_key_transpose():
+    b, heads, s, d = 1, 2, 5, 4
+    nodes = [h.make_node("Reshape", ["k", "s1"], ["k3"]), h.make_node("Transpose", ["k3"], ["kt3"], perm=[0, 2, 1]),
+             h.make_node("Reshape", ["kt3", "s2"], ["kt"]), h.make_node("MatMul", ["q", "kt"], ["sc"]),
+             h.make_node("Div", ["sc", "root"], ["scaled"]), h.make_node("Softmax", ["scaled"], ["p"]),
+             h.make_node("IsNaN", ["p"], ["nan"]), h.make_node("Where", ["nan", "zero", "p"], ["pg"]),
+             h.make_node("MatMul", ["pg", "v"], ["y"])]
+    g = graph_of(nodes, [vi("q", [b, heads, s, d]), vi("k", [b, heads, s, d]), vi("v", [b, heads, s, d])],
+                 [vi("y", [b, heads, s, d])],
+                 [init("s1", np.array([-1, s, d], np.int64)), init("s2", np.array([b, heads, d, s], np.int64)),
+                  init("root", np.float32(2.0)), init("zero", np.float32(0))])
+    optimized(g, "fuse_attention")
+    assert ops(g) == ["Attention"] and g.nodes[0].inputs == ["q", "k", "v"]
+    assert g.nodes[0].attrs["scale"] == pytest.approx(0.5)

@@ -73,12 +73,14 @@ OPTIMIZER: tuple[str, ...] = (
     "remove_unused_initializers", "dedupe_initializers", "eliminate_common_subexpressions",
     "fold_batchnorm", "fold_affine_into_conv", "fuse_pad_into_conv", "fuse_reshape_chains",
     "fuse_unsqueeze_chains", "fuse_squeeze_chains", "fuse_slice_chains", "fuse_concat_chains",
-    "fuse_flatten_softmax", "fuse_matmul_add", "fuse_gelu", "fuse_layer_norm", "fuse_rms_norm", "fuse_attention", "fuse_hardswish",
+    "fuse_flatten_softmax", "fuse_reshaped_transpose", "fuse_matmul_add", "fuse_gelu", "fuse_layer_norm", "fuse_rms_norm", "fuse_attention", "fuse_hardswish",
     "fuse_mish", "fuse_silu",
 )
-# passes whose ops a target cannot run: ONNX Runtime 1.32 has no Swish kernel at opset 28
-# and code is more readable with `torch.full(...)` than with a stored tensor of one value
-NOT_FOR = {"onnx": frozenset({"fuse_silu"}), "pytorch": frozenset({"fold_large_constants"}),
+# passes left out for a target: ONNX Runtime 1.32 has no Swish kernel at opset 28, and its
+# CPU Attention kernel is slower than what it makes of the decomposed form (see
+# docs/benchmarks-optimizer.md); code reads better with `torch.full(...)` than with a stored
+# tensor of one value
+NOT_FOR = {"onnx": frozenset({"fuse_silu", "fuse_attention"}), "pytorch": frozenset({"fold_large_constants"}),
            "tensorflow": frozenset({"fold_large_constants"})}
 
 

@@ -326,3 +326,39 @@ def fuse_flatten_softmax(graph: Graph) -> int:
         replace(graph, [flat, sm, reshape], new)
         fused += 1
     return fused
+
+
+# ---------------------------------------------------------------- reshape -> transpose -> reshape
+@register()
+def fuse_reshaped_transpose(graph: Graph) -> int:
+    """``Reshape(Transpose(Reshape(x, merge the first k axes), perm keeping axis 0), split them
+    back)`` is one Transpose of ``x`` (how exporters write ``k.transpose(-2, -1)`` on 4-D
+    attention tensors through 3-D ones); static shapes only."""
+    fused = 0
+    for r2 in _default_nodes(graph, "Reshape"):
+        if r2.name not in graph.nx:
+            continue
+        tr = op(graph, r2.inputs[0], "Transpose")
+        r1 = op(graph, tr.inputs[0], "Reshape") if tr is not None else None
+        if r1 is None or not private(graph, r2.inputs[0]) or not private(graph, tr.inputs[0]):
+            continue
+        xs = shape(graph, r1.inputs[0])
+        perm = list(tr.attrs.get("perm") or [])
+        if xs is None or not all(isinstance(d, int) for d in xs) or not perm or perm[0] != 0:
+            continue
+        mid = reshaped(graph, r1, xs)
+        if mid is None or not all(isinstance(d, int) for d in mid) or len(perm) != len(mid):
+            continue
+        k = len(xs) - len(mid) + 1  # axes of x merged into the first
+        if k < 1 or tuple(mid[1:]) != tuple(xs[k:]) or mid[0] != int(np.prod(xs[:k])):
+            continue
+        moved = tuple(mid[p] for p in perm)
+        out = reshaped(graph, r2, moved)
+        new_perm = list(range(k)) + [k - 1 + p for p in perm[1:]]
+        if out is None or tuple(out) != tuple(xs[:k]) + tuple(xs[p] for p in new_perm[k:]):
+            continue
+        new = Node(name=tr.name, op_type="Transpose", inputs=[r1.inputs[0]], outputs=list(r2.outputs))
+        new.set_attr("perm", new_perm)
+        replace(graph, [r1, tr, r2], new)
+        fused += 1
+    return fused

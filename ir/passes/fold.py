@@ -35,8 +35,10 @@ def _single_node_model(node: Node, consts: list, opset_imports: dict[str, int]):
     return onnx.helper.make_model(g, opset_imports=imports), names
 
 
-def evaluate_node(node: Node, consts: list) -> list[np.ndarray]:
-    """Run one node on constant inputs (``None`` for an omitted input) with ONNX's reference evaluator."""
+def evaluate_node(node: Node, consts: list, opset_imports: dict[str, int] | None = None) -> list[np.ndarray]:
+    """Run one node on constant inputs (``None`` for an omitted input) with ONNX's reference
+    evaluator, or with ONNX Runtime where the reference evaluator fails (it has bugs, e.g.
+    GatherElements on 2-D inputs) and ``opset_imports`` is given."""
     import onnx
     from onnx.reference import ReferenceEvaluator
 
@@ -45,9 +47,23 @@ def evaluate_node(node: Node, consts: list) -> list[np.ndarray]:
     names = [f"i{k}" if c is not None else "" for k, c in enumerate(consts)]
     n = onnx.helper.make_node(node.op_type, names, [f"o{k}" for k in range(len(node.outputs))])
     n.attribute.extend(attribute_proto(k, node.attr_types[k], v) for k, v in sorted(node.attrs.items()))
-    ev = ReferenceEvaluator(n)
     feeds = {nm: c for nm, c in zip(names, consts) if nm}
-    return [np.asarray(o) for o in ev.run(None, feeds)]
+    try:
+        ev = ReferenceEvaluator(n)
+        return [np.asarray(o) for o in ev.run(None, feeds)]
+    except Exception:  # noqa: BLE001
+        if opset_imports is None:
+            raise
+    import onnxruntime as ort
+
+    model, _ = _single_node_model(node, consts, opset_imports)
+    del model.graph.initializer[:]  # fed instead (no second copy in the proto)
+    model.graph.input.extend(onnx.helper.make_tensor_value_info(nm, onnx.helper.np_dtype_to_tensor_dtype(c.dtype), c.shape)
+                             for nm, c in zip(names, consts) if nm)
+    so = ort.SessionOptions()
+    so.log_severity_level = 4
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    return [np.asarray(o) for o in sess.run(None, feeds)]
 
 
 def output_elements(node: Node, consts: list, opset_imports: dict[str, int]) -> int | None:
@@ -113,7 +129,7 @@ def fold_node(node: Node, const_of, shape_of, opset_imports: dict[str, int]) -> 
     if size is None or size > FOLD_MAX:
         return None
     try:
-        outs = evaluate_node(node, consts)
+        outs = evaluate_node(node, consts, opset_imports)
     except Exception:  # noqa: BLE001 - the reference evaluator cannot run it: leave it
         return None
     if len(outs) != len(node.outputs) or any(o.dtype == object or o.size > FOLD_MAX for o in outs):
