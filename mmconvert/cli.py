@@ -120,12 +120,7 @@ def convert(source, to, output, framework, input_shapes, opset, optimize, force,
         "passes": [r.to_dict() for r in result.passes],
         "parity": None if result.parity is None else result.parity.summary(),
     }
-    if report:
-        full = dict(summary, parity=None if result.parity is None else json.loads(_render().to_json(result.parity)))
-        _write(report, json.dumps(full, indent=2), force)
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
-    else:
+    if not _summary_out(summary, result, report, as_json, force):
         opset_txt = f" (opset {result.opset})" if result.opset else ""
         _out.print(f"[green]converted[/] {_text(source)} -> {_text(result.output)}{opset_txt}: {summary['nodes']} nodes"
                    f" in {summary['seconds']:.2f}s", markup=True)
@@ -207,12 +202,7 @@ def optimize(source, output, passes, skip, check_passes, dump_after, simplify, f
         "ops_before": dict(before), "ops_after": dict(after), "dumps": result.details.get("dumps", {}),
         "parity": None if result.parity is None else result.parity.summary(),
     }
-    if report:
-        full = dict(summary, parity=None if result.parity is None else json.loads(_render().to_json(result.parity)))
-        _write(report, json.dumps(full, indent=2), force)
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
-    else:
+    if not _summary_out(summary, result, report, as_json, force):
         _out.print(f"[green]optimized[/] {_text(source)} -> {_text(result.output)} (opset {result.opset}):"
                    f" {summary['nodes_before']} -> {summary['nodes_after']} nodes in {summary['seconds']:.2f}s", markup=True)
         if not _State.quiet:
@@ -363,6 +353,17 @@ def ops(to, as_json):
         t.add_row(op, ", ".join(versions))
     _out.print(t)
     return 0
+
+
+def _summary_out(summary: dict, result, report, as_json: bool, force: bool) -> bool:
+    """Write the summary (with the full parity report) to ``report``; print it as JSON when
+    asked (True: the caller prints nothing else)."""
+    if report:
+        full = dict(summary, parity=None if result.parity is None else json.loads(_render().to_json(result.parity)))
+        _write(report, json.dumps(full, indent=2), force)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    return as_json
 
 
 def _parity_options(atol, rtol, dims) -> dict:

@@ -151,3 +151,25 @@ def test_pytorch_writes_the_fused_ops_as_the_calls_a_person_would(tmp_path):
     src = (tmp_path / "pt" / "model.py").read_text()
     assert "F.scaled_dot_product_attention(" in src and "attn_mask=" in src and "scale=0.3" in src
     assert "nn.LayerNorm(8" in src and "F.rms_norm(" in src
+
+
+def _bench_models():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import optimize_models
+
+    return optimize_models
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bert", "bert_torchscript", "t5_encoder", "gpt2", "llama", "vit", "resnet", "convnext",
+                                  "mobilenet_v2", "keras_resnet50", "keras_mobilenet_v2", "keras_efficientnet_b0"])
+def test_exported_models_optimize_to_the_same_outputs(name, tmp_path):
+    """torch.onnx and tf2onnx exports (built once, cached under benchmarks/_work/optimize/):
+    fewer nodes, the same outputs at atol 1e-5, and the PyTorch code from the optimized graph
+    matches too."""
+    path = _bench_models().build(name)
+    if path is None:
+        pytest.skip(f"{name} could not be exported here")
+    result = mmconvert.optimize(path, tmp_path / "opt.onnx", atol=1e-5, rtol=1e-5)
+    assert result.parity.exit_code == 0, result.parity.summary()
+    assert sum(result.ops_after.values()) <= sum(result.ops_before.values())

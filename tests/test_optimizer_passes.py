@@ -504,3 +504,43 @@ def test_fuse_attention_with_the_nan_guard_and_a_3d_key_transpose():
     optimized(g, "fuse_attention")
     assert ops(g) == ["Attention"] and g.nodes[0].inputs == ["q", "k", "v"]
     assert g.nodes[0].attrs["scale"] == pytest.approx(0.5)
+
+
+def test_weights_listed_as_inputs_of_an_ir3_model_leave_the_inputs():
+    w = np.ones((4, 4), np.float32)
+    model = h.make_model(h.make_graph([h.make_node("MatMul", ["x", "w"], ["y"])], "g", [vi("x", [2, 4]), vi("w", [4, 4])],
+                                      [vi("y", [2, 4])], [init("w", w)]), opset_imports=[h.make_opsetid("", 8)])
+    model.ir_version = 3
+    g = mmconvert.load(model)
+    run_pipeline(g, ["initializers_out_of_inputs"])
+    assert g.inputs == ["x"] and "w" in g.initializers
+    model.ir_version = 4  # from IR 4 on, a listed initializer is a default a caller may override
+    g = mmconvert.load(model)
+    run_pipeline(g, ["initializers_out_of_inputs", "fold_layout_constants", "dedupe_initializers"])
+    assert g.inputs == ["x", "w"]
+
+
+def test_a_softmax_over_axis_1_with_unit_dims_after_it_goes_back_to_opset_9():
+    g = graph_of([h.make_node("Softmax", ["x"], ["y"], axis=1)], [vi("x", [2, 10, 1, 1])], [vi("y", [2, 10, 1, 1])])
+    model = to_model(g, opset=9)
+    assert model.opset_import[0].version == 9 and [n.op_type for n in model.graph.node] == ["Softmax"]
+
+
+def test_large_constants_stay_views_and_have_a_budget(monkeypatch):
+    from ir.passes import constants, fold
+
+    nodes, inits = [], []
+    for k in range(3):
+        nodes.append(h.make_node("ConstantOfShape", ["s"], [f"w{k}"], value=init("", np.array([0.5], np.float32))))
+        nodes.append(h.make_node("MatMul", ["x", f"w{k}"], [f"y{k}"]))
+    g = graph_of(nodes, [vi("x", [2, 400])], [vi(f"y{k}", [2, 300]) for k in range(3)],
+                 [init("s", np.array([400, 300], np.int64))])
+    monkeypatch.setattr(fold, "BROADCAST_TOTAL", 250_000)  # room for two of the three
+    run_pipeline(g, ["fold_large_constants"])
+    assert ops(g).count("ConstantOfShape") == 1
+    # equal views merge without being copied whole: their digest is their one value
+    run_pipeline(g, ["dedupe_initializers"])
+    assert len([n for n in g.initializers if n.startswith("w")]) == 1
+    t = np.arange(12, dtype=np.float32).reshape(3, 4)
+    assert constants._equal(t.T, np.ascontiguousarray(t.T)) and not constants._equal(t.T, t.reshape(4, 3))
+    assert constants._digest(t.T) == constants._digest(np.ascontiguousarray(t.T))

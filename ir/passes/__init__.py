@@ -68,7 +68,7 @@ def _load_all() -> None:
 # `mmconvert optimize` and `convert --optimize` run.  Types first (the fusions read them),
 # then the clean-ups that make patterns visible, then the fusions.
 OPTIMIZER: tuple[str, ...] = (
-    "infer_shapes", "constants_to_initializers", "remove_noops", "fold_constants", "fold_large_constants", "fold_layout_constants",
+    "infer_shapes", "initializers_out_of_inputs", "constants_to_initializers", "remove_noops", "fold_constants", "fold_large_constants", "fold_layout_constants",
     "remove_dead_nodes",
     "remove_unused_initializers", "dedupe_initializers", "eliminate_common_subexpressions",
     "fold_batchnorm", "fold_affine_into_conv", "fuse_pad_into_conv", "fuse_reshape_chains",

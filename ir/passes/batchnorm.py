@@ -18,10 +18,13 @@ from .match import const, fresh, op, private, rank, replace, used_outputs
 _LINEAR = ("Conv", "ConvTranspose", "Gemm")
 
 
+MAX_WEIGHT = 1 << 26  # elements: folding computes in float64, so a larger weight stays as it is
+
+
 def _weights(graph: Graph, node: Node):
     """(W, b or None) of a Conv/ConvTranspose/Gemm with constant float weights, else None."""
     w = const(graph, node.inputs[1])
-    if w is None or w.dtype.kind != "f":
+    if w is None or w.dtype.kind != "f" or w.size > MAX_WEIGHT:
         return None
     b = None
     if len(node.inputs) > 2 and node.inputs[2]:

@@ -96,53 +96,47 @@ def _nonneg(axes: list[int] | None, r: int | None) -> list[int] | None:
     return axes
 
 
-@register()
-def fuse_unsqueeze_chains(graph: Graph) -> int:
-    """``Unsqueeze(Unsqueeze(x, a), b)`` is one Unsqueeze with both sets of axes."""
+def _merge_axes_chains(graph: Graph, op_type: str) -> int:
+    """Two Squeezes (Unsqueezes) in a row become one with both sets of axes: the axes the outer
+    set names in the larger tensor stay, and each axis of the inner set is the matching axis
+    among the others (Unsqueeze: the result's axes ``b`` did not insert; Squeeze: ``x``'s axes
+    ``a`` did not remove)."""
     fused = 0
-    for second in _default_nodes(graph, "Unsqueeze"):
+    for second in _default_nodes(graph, op_type):
         if second.name not in graph.nx:
             continue
-        first = op(graph, second.inputs[0], "Unsqueeze")
+        first = op(graph, second.inputs[0], op_type)
         if first is None or not private(graph, second.inputs[0]):
             continue
-        r0 = rank(graph, first.inputs[0])
-        a1 = _nonneg(_axes(graph, first), None if r0 is None else r0 + len(_axes(graph, first) or ()))
-        a2 = _nonneg(_axes(graph, second), rank(graph, second.outputs[0]))
+        if op_type == "Unsqueeze":
+            r0 = rank(graph, first.inputs[0])
+            a1 = _nonneg(_axes(graph, first), None if r0 is None else r0 + len(_axes(graph, first) or ()))
+            a2 = _nonneg(_axes(graph, second), rank(graph, second.outputs[0]))
+            outer, inner = a2, a1
+        else:
+            a1 = _nonneg(_axes(graph, first), rank(graph, first.inputs[0]))
+            a2 = _nonneg(_axes(graph, second), rank(graph, second.inputs[0]))
+            outer, inner = a1, a2
         if a1 is None or a2 is None:
             continue
-        # the intermediate's axis p lands on the p-th position of the result that b does not take
-        kept = [i for i in range(max(a1 + a2, default=0) + len(a1) + len(a2) + 1) if i not in set(a2)]
-        combined = set(a2) | {kept[p] for p in a1}
-        merged = _set_axes(graph, second, sorted(combined))
+        kept = [i for i in range(max(a1 + a2, default=0) + len(a1) + len(a2) + 1) if i not in set(outer)]
+        merged = _set_axes(graph, second, sorted(set(outer) | {kept[i] for i in inner}))
         merged.inputs[0] = first.inputs[0]
         replace(graph, [first, second], merged)
         fused += 1
     return fused
+
+
+@register()
+def fuse_unsqueeze_chains(graph: Graph) -> int:
+    """``Unsqueeze(Unsqueeze(x, a), b)`` is one Unsqueeze with both sets of axes."""
+    return _merge_axes_chains(graph, "Unsqueeze")
 
 
 @register()
 def fuse_squeeze_chains(graph: Graph) -> int:
     """``Squeeze(Squeeze(x, a), b)`` is one Squeeze with both sets of axes (axes given)."""
-    fused = 0
-    for second in _default_nodes(graph, "Squeeze"):
-        if second.name not in graph.nx:
-            continue
-        first = op(graph, second.inputs[0], "Squeeze")
-        if first is None or not private(graph, second.inputs[0]):
-            continue
-        a1 = _nonneg(_axes(graph, first), rank(graph, first.inputs[0]))
-        a2 = _nonneg(_axes(graph, second), rank(graph, second.inputs[0]))
-        if a1 is None or a2 is None:
-            continue
-        # the intermediate's axis q is the q-th axis of x that a did not remove
-        kept = [i for i in range(max(a1 + a2, default=0) + len(a1) + len(a2) + 1) if i not in set(a1)]
-        combined = set(a1) | {kept[q] for q in a2}
-        merged = _set_axes(graph, second, sorted(combined))
-        merged.inputs[0] = first.inputs[0]
-        replace(graph, [first, second], merged)
-        fused += 1
-    return fused
+    return _merge_axes_chains(graph, "Squeeze")
 
 
 # ---------------------------------------------------------------- slices and concats

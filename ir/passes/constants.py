@@ -38,12 +38,66 @@ def constants_to_initializers(graph: Graph) -> int:
     return moved
 
 
-def _bytes(arr: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+@register()
+def initializers_out_of_inputs(graph: Graph) -> int:
+    """In a model of ONNX IR version < 4 every weight is also listed among the graph inputs: there
+    it is a constant, so it leaves the input list (written at a newer IR version it would be an
+    input a caller may override, which ONNX Runtime can neither fold nor pre-pack)."""
+    if int(graph.metadata.get("ir_version") or 4) >= 4:
+        return 0
+    listed = [n for n in graph.inputs if n in graph.initializers]
+    graph.inputs = [n for n in graph.inputs if n not in graph.initializers]
+    return len(listed)
+
+
+_CHUNK = 1 << 24  # bytes
+
+
+def _blocks(arr: np.ndarray):
+    """``arr``'s bytes in C order, in blocks of about 16 MB: a view (a transposed or broadcast
+    weight) is never copied whole."""
+    if arr.flags.c_contiguous:
+        raw = arr.reshape(-1).view(np.uint8)
+        for start in range(0, raw.size, _CHUNK):
+            yield raw[start:start + _CHUNK]
+        return
+    if arr.ndim == 0 or arr.shape[0] == 0:
+        yield np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+        return
+    step = max(1, _CHUNK // max(arr.nbytes // arr.shape[0], 1))
+    for start in range(0, arr.shape[0], step):
+        block = arr[start:start + step]
+        if block.ndim > 1 and block.nbytes > 4 * _CHUNK:
+            for sub in block:
+                yield from _blocks(sub)
+        else:
+            yield np.ascontiguousarray(block).reshape(-1).view(np.uint8)
 
 
 def _digest(arr: np.ndarray) -> bytes:
-    return hashlib.blake2b(_bytes(arr).data, digest_size=16).digest()
+    if arr.size > 1 and all(s == 0 for s in arr.strides):  # a broadcast value: its one element says it all
+        return b"uniform" + np.ascontiguousarray(arr.reshape(-1)[:1]).tobytes()
+    h = hashlib.blake2b(digest_size=16)
+    for block in _blocks(arr):
+        h.update(block.data)
+    return h.digest()
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """Same bytes (NaNs and -0.0 compared as stored), block by block."""
+    x = y = b""
+    ia, ib = _blocks(a), _blocks(b)
+    while True:
+        if not x:
+            x = bytes(next(ia, b""))
+        if not y:
+            y = bytes(next(ib, b""))
+        if not x or not y:
+            return not x and not y
+        n = min(len(x), len(y))
+        if x[:n] != y[:n]:
+            return False
+        x, y = x[n:], y[n:]
 
 
 @register()
@@ -64,7 +118,7 @@ def dedupe_initializers(graph: Graph) -> int:
             arr = graph.initializers[name]
             key = _digest(arr)
             first = seen.get(key)
-            if first is None or not np.array_equal(_bytes(graph.initializers[first]), _bytes(arr)):
+            if first is None or not _equal(graph.initializers[first], arr):
                 seen.setdefault(key, name)
                 continue
             readers = graph.consumers(name)

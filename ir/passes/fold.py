@@ -160,14 +160,21 @@ def fold_constants(graph: Graph) -> int:
 
 
 BROADCAST_MAX = 1 << 27  # elements (512 MiB of float32): a larger ConstantOfShape stays a node
+BROADCAST_TOTAL = 1 << 28  # elements held as broadcast views in one graph: what a tiny file can make us write
+
+
+def _is_broadcast(arr: np.ndarray) -> bool:
+    return arr.size > 1 and all(s == 0 for s in arr.strides)
 
 
 @register()
 def fold_large_constants(graph: Graph) -> int:
     """A ConstantOfShape with a constant shape of more than 65,536 and at most 2^27 elements becomes
     an initializer, held as a broadcast view of its one value: nothing is allocated here (the
-    written file holds the full tensor, so only the optimizer runs this)."""
+    written file holds the full tensor, so only the optimizer runs this, and at most 2^28
+    elements in all per graph: a tiny hostile file cannot make us write gigabytes)."""
     folded = 0
+    budget = BROADCAST_TOTAL - sum(a.size for a in graph.initializers.values() if _is_broadcast(a))
     for node in graph.nodes:
         if node.op_type != "ConstantOfShape" or not is_default_domain(node.domain) or node.outputs[0] in graph.outputs:
             continue
@@ -175,7 +182,7 @@ def fold_large_constants(graph: Graph) -> int:
         if dims is None or dims.dtype.kind not in "iu" or dims.ndim != 1 or np.any(dims < 0):
             continue
         count = int(np.prod(dims.astype(object))) if dims.size else 1
-        if count <= FOLD_MAX or count > BROADCAST_MAX:
+        if count <= FOLD_MAX or count > min(BROADCAST_MAX, budget):
             continue
         value = node.attrs.get("value")
         one = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)[:1]
@@ -184,6 +191,7 @@ def fold_large_constants(graph: Graph) -> int:
         graph.remove_node(node.name)
         graph.initializers[node.outputs[0]] = np.broadcast_to(one.reshape(()), tuple(int(d) for d in dims))
         graph.values.pop(node.outputs[0], None)
+        budget -= count
         folded += 1
     return folded
 

@@ -62,14 +62,23 @@ def _gelu_exact(graph: Graph, erf: Node):
     if not inner.nodes or len(xs) != 1 or not _is(inner, 1 / math.sqrt(2), xs[0]):
         return None
     x = xs[0]
-    plus = _one_plus(graph, erf.outputs[0])
+    half = _half_x_one_plus(graph, x, erf)
+    if half is None:
+        return None
+    root, nodes = half
+    return x, inner.nodes + [erf] + nodes, root, {}
+
+
+def _half_x_one_plus(graph: Graph, x: str, node: Node) -> tuple[Node, list[Node]] | None:
+    """(root, nodes) of ``0.5 * x * (1 + node(...))``, the products in any order."""
+    plus = _one_plus(graph, node.outputs[0])
     if plus is None:
         return None
     found = product_root(graph, plus.outputs[0], lambda p: _is(p, 0.5, x, plus.outputs[0]))
     if found is None:
         return None
     root, outer = found
-    return x, inner.nodes + [erf, plus] + outer.nodes, root, {}
+    return root, [plus] + outer.nodes
 
 
 def _gelu_tanh(graph: Graph, tanh: Node):
@@ -92,14 +101,11 @@ def _gelu_tanh(graph: Graph, tanh: Node):
             break
     else:
         return None
-    plus = _one_plus(graph, tanh.outputs[0])
-    if plus is None:
+    half = _half_x_one_plus(graph, x, tanh)
+    if half is None:
         return None
-    found = product_root(graph, plus.outputs[0], lambda p: _is(p, 0.5, x, plus.outputs[0]))
-    if found is None:
-        return None
-    root, outer = found
-    return x, cube.nodes + [w] + scaled.nodes + [tanh, plus] + outer.nodes, root, {"approximate": "tanh"}
+    root, nodes = half
+    return x, cube.nodes + [w] + scaled.nodes + [tanh] + nodes, root, {"approximate": "tanh"}
 
 
 def _run(graph: Graph, anchors: tuple[str, ...], match, op_type: str) -> int:

@@ -166,20 +166,26 @@ def _layer_norm(graph: Graph, mean: Node) -> bool:
     var = only_reader(graph, sq_node.outputs[0], "ReduceMean")
     if var is None or _mean_axes(graph, var, r) != axis:
         return False
-    chain = _rsqrt_chain(graph, var)
+    return _over_root(graph, x, axis, var, d, [mean, sub, sq_node, var], "LayerNormalization", True)
+
+
+def _over_root(graph: Graph, x: str, axis: int, stat: Node, num: str, nodes: list[Node], op_type: str,
+               with_bias: bool) -> bool:
+    """Fuse ``num / sqrt(stat + eps) [* gamma] [+ beta]`` (``nodes`` made ``stat``) into ``op_type``."""
+    chain = _rsqrt_chain(graph, stat)
     if chain is None:
         return False
     eps, sqrt, rs = chain
     sd = sqrt.outputs[0]
-    base = {d: 1, sd: -1}
+    base = {num: 1, sd: -1}
     found = product_root(graph, sd, lambda p: _affine(graph, x, axis, p, base) is not False)
     if found is None:
         return False
     root, p = found
-    if not any(d in n.inputs for n in p.nodes):
+    if not any(num in n.inputs for n in p.nodes):
         return False
     gamma = _affine(graph, x, axis, p, base)
-    return _finish(graph, x, axis, p, root, gamma, [mean, sub, sq_node, var] + rs, "LayerNormalization", eps, True)
+    return _finish(graph, x, axis, p, root, gamma, nodes + rs, op_type, eps, with_bias)
 
 
 def _rms_norm(graph: Graph, ms: Node) -> bool:
@@ -192,18 +198,7 @@ def _rms_norm(graph: Graph, ms: Node) -> bool:
     axis = _mean_axes(graph, ms, r)
     if x is None or axis is None or not private(graph, ms.outputs[0]) or rank(graph, x) != r:
         return False
-    chain = _rsqrt_chain(graph, ms)
-    if chain is None:
-        return False
-    eps, sqrt, rs = chain
-    sd = sqrt.outputs[0]
-    base = {x: 1, sd: -1}
-    found = product_root(graph, sd, lambda p: _affine(graph, x, axis, p, base) is not False)
-    if found is None:
-        return False
-    root, p = found
-    gamma = _affine(graph, x, axis, p, base)
-    return _finish(graph, x, axis, p, root, gamma, [pow_node, ms] + rs, "RMSNormalization", eps, False)
+    return _over_root(graph, x, axis, ms, x, [pow_node, ms], "RMSNormalization", False)
 
 
 def _run(graph: Graph, match) -> int:
