@@ -19,7 +19,7 @@ ONNX zoo models):
   every file, the four files timed in interleaved rounds; the best call of all rounds is
   reported (the machine is shared: the minimum is what other load disturbs least).
 
-    python benchmarks/bench_optimize.py [--threads 1] [--rounds 5] [--per-round 20] [--only NAME ...]
+    python benchmarks/bench_optimize.py [--threads 1] [--rounds 5] [--per-round 20] [--json FILE] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -269,7 +269,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--per-round", type=int, default=20)
     ap.add_argument("--only", nargs="*", default=None)
-    ap.add_argument("--json", default=None, help="also write the raw results here")
+    ap.add_argument("--json", default=None, help="also write the raw results here (with --only: merged into an"
+                                                  " earlier full run's file, and the table rewritten)")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="mmconvert-bench-opt-") as work:
@@ -281,13 +282,19 @@ def main() -> None:
             row = bench(name, path, work, args)
             rows.append(row)
             print(json.dumps(row), flush=True)
+    if args.only and args.json and os.path.exists(args.json):
+        # re-run some models of an earlier full run: the others keep their rows
+        with open(args.json) as f:
+            earlier = {r["model"]: r for r in json.load(f)}
+        earlier.update({r["model"]: r for r in rows})
+        rows = [earlier[m] for m in optimize_models.all_models() if m in earlier]
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)
-    if not args.only:
+    if not args.only or (args.json and len(rows) == len(optimize_models.all_models())):
         write_doc(rows, args)
     else:
-        print("(--only: docs/benchmarks-optimizer.md not rewritten)")
+        print("(--only without a full --json: docs/benchmarks-optimizer.md not rewritten)")
 
 
 if __name__ == "__main__":

@@ -544,3 +544,9 @@ def test_large_constants_stay_views_and_have_a_budget(monkeypatch):
     t = np.arange(12, dtype=np.float32).reshape(3, 4)
     assert constants._equal(t.T, np.ascontiguousarray(t.T)) and not constants._equal(t.T, t.reshape(4, 3))
     assert constants._digest(t.T) == constants._digest(np.ascontiguousarray(t.T))
+
+
+def test_a_fused_op_raises_the_written_opset_only_as_far_as_it_needs():
+    g = graph_of(_gelu_exact_nodes("x*0.5 first"), [vi("x", [2, 8])], [vi("y", [2, 8])], CONSTS, opset=17)
+    optimized(g, "fuse_gelu")
+    assert ops(g) == ["Gelu"] and to_model(g).opset_import[0].version == 20
