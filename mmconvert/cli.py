@@ -225,8 +225,10 @@ def optimize(source, output, passes, skip, check_passes, dump_after, simplify, f
             _out.print(changed)
             if idle:
                 _out.print(f"unchanged: {', '.join(idle)}", markup=False)
-            for name, path in summary["dumps"].items():
-                _out.print(f"IR after {name}: {_text(path)}", markup=True)
+            for name in _names(dump_after):
+                path = summary["dumps"].get(name)
+                _out.print(f"IR after {name}: {_text(path)}" if path else f"{name} changed nothing: no IR written for it",
+                           markup=True)
         if result.parity is not None and not _State.quiet:
             _render().print_report(result.parity, _out)
     return result.parity.exit_code if result.parity is not None else 0

@@ -173,3 +173,15 @@ def test_exported_models_optimize_to_the_same_outputs(name, tmp_path):
     result = mmconvert.optimize(path, tmp_path / "opt.onnx", atol=1e-5, rtol=1e-5)
     assert result.parity.exit_code == 0, result.parity.summary()
     assert sum(result.ops_after.values()) <= sum(result.ops_before.values())
+
+
+def test_dump_after_cli(tmp_path):
+    out = tmp_path / "m.onnx"
+    r = run("optimize", EXAMPLE, "-o", str(out), "--dump-after", "fold_batchnorm,fuse_gelu", "--no-validate")
+    assert r.returncode == 0, r.stderr
+    assert f"IR after fold_batchnorm: {out}.after-fold_batchnorm" in r.stdout
+    assert "fuse_gelu changed nothing" in r.stdout
+    g = ir.load(f"{out}.after-fold_batchnorm")
+    assert "BatchNormalization" not in g.op_histogram()
+    r = run("optimize", EXAMPLE, "-o", str(tmp_path / "n2.onnx"), "--dump-after", "no_such_pass")
+    assert r.returncode == 2 and "unknown pass" in r.stderr
