@@ -550,3 +550,11 @@ def test_a_fused_op_raises_the_written_opset_only_as_far_as_it_needs():
     g = graph_of(_gelu_exact_nodes("x*0.5 first"), [vi("x", [2, 8])], [vi("y", [2, 8])], CONSTS, opset=17)
     optimized(g, "fuse_gelu")
     assert ops(g) == ["Gelu"] and to_model(g).opset_import[0].version == 20
+
+
+def test_fusions_leave_a_graph_held_below_the_fused_ops_opset():
+    model = h.make_model(h.make_graph(_gelu_exact_nodes("x*0.5 first"), "g", [vi("x", [2, 8])], [vi("y", [2, 8])], CONSTS),
+                         opset_imports=[h.make_opsetid("", 17)])
+    g = mmconvert.load(model, upgrade_opset=False)
+    records = run_pipeline(g, ["infer_shapes", "fuse_gelu"])
+    assert records[1].changes == 0 and "Gelu" not in ops(g)

@@ -108,7 +108,13 @@ def _gelu_tanh(graph: Graph, tanh: Node):
     return x, cube.nodes + [w] + scaled.nodes + [tanh] + nodes, root, {"approximate": "tanh"}
 
 
+# the opset each fused op first exists at: a graph held at an older opset keeps its pattern
+SINCE = {"Gelu": 20, "HardSwish": 14, "Mish": 18, "Swish": 24}
+
+
 def _run(graph: Graph, anchors: tuple[str, ...], match, op_type: str) -> int:
+    if graph.opset_imports.get("", 0) < SINCE[op_type]:
+        return 0
     fused = 0
     for anchor in [n for n in graph.nodes if n.op_type in anchors]:
         if anchor.name not in graph.nx or op(graph, anchor.outputs[0], anchor.op_type) is None:
@@ -144,8 +150,6 @@ def _silu(graph: Graph, sig: Node):
 @register()
 def fuse_silu(graph: Graph) -> int:
     """``x * sigmoid(x)`` becomes Swish (alpha 1: SiLU)."""
-    if graph.opset_imports.get("", 0) < 24:
-        return 0
     return _run(graph, ("Sigmoid",), _silu, "Swish")
 
 

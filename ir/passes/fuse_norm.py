@@ -213,6 +213,8 @@ def _run(graph: Graph, match) -> int:
 def fuse_layer_norm(graph: Graph) -> int:
     """``(x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) [* gamma] [+ beta]`` over the last axes
     becomes LayerNormalization."""
+    if graph.opset_imports.get("", 0) < 17:
+        return 0
     return _run(graph, _layer_norm)
 
 
