@@ -31,7 +31,6 @@ from ir.graph import Graph
 from ir.onnx_proto import graph_from_proto, info_text
 from ir.onnx_wire import MODEL_GRAPH, WireError, iter_fields, strip_raw_data
 from ir.opset import CANONICAL_OPSET, check_opsets
-from ir.sandbox import run_isolated
 
 NAME = "onnx"
 REQUIRES = None
@@ -281,20 +280,8 @@ def _count(t: onnx.TensorProto) -> int:
 
 
 def _infer(model: onnx.ModelProto) -> onnx.ModelProto:
-    """ONNX shape inference, best effort and isolated (``ir.sandbox``): with data propagation
-    first, then without; a model it cannot type is kept as it is."""
-    memory = (2 << 30) + 8 * model.ByteSize()  # ample for any real model's skeleton
-    for data_prop in (True, False):
-        def step(prop=data_prop) -> bytes:
-            return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False,
-                                                     data_prop=prop).SerializeToString()
+    """ONNX shape inference, best effort and isolated (``ir.passes.infer.infer_model``);
+    a model it cannot type is kept as it is."""
+    from ir.passes.infer import infer_model
 
-        data = run_isolated(step, memory=memory, timeout=60)
-        if data is not None:
-            inferred = onnx.ModelProto()
-            try:
-                inferred.ParseFromString(data)
-            except Exception:  # noqa: BLE001
-                continue
-            return inferred
-    return model
+    return infer_model(model) or model

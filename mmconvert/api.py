@@ -25,7 +25,7 @@ from ir.passes import PassRecord, normalize, run_pipeline
 
 _VALIDATE_OPTIONS = ("atol", "rtol", "tolerances", "seed", "samples", "dims", "data", "per_layer", "mode")
 _LOAD_OPTIONS = ("upgrade_opset", "infer_shapes", "example_inputs", "input_shapes", "dynamic_shapes",
-                 "input_dtypes", "signature", "capture")
+                 "input_dtypes", "signature", "capture", "simplify")
 FRAMEWORKS = FRONTENDS
 
 
@@ -47,6 +47,11 @@ class ConversionResult:
         """0 when every checked artifact matches, else 1 (no check: 0)."""
         reports = [r for r in [self.parity, *self.exports.values()] if r is not None]
         return max([r.exit_code for r in reports] or [0])
+    ops_before: dict[str, int] = field(default_factory=dict)  # op histogram before the passes
+
+    @property
+    def ops_after(self) -> dict[str, int]:
+        return dict(self.graph.op_histogram())
 
 
 def detect_framework(source) -> str:
@@ -61,10 +66,18 @@ def load(source, framework: str | None = None, *, upgrade_opset: bool = True, **
     return graph
 
 
-def _load(source, framework, *, upgrade_opset: bool = True, **options) -> tuple[Graph, list[PassRecord]]:
+def _load(source, framework, *, upgrade_opset: bool = True, simplify: bool = False,
+          **options) -> tuple[Graph, list[PassRecord]]:
     frontend = get_frontend(framework or detect_frontend(source))
     graph = frontend.load(source, **options)
-    records = [normalize(graph)] if upgrade_opset else []
+    records = []
+    if simplify:  # onnxsim first, on the source's opset (mmconvert[simplify])
+        from .optimizer import simplify as run_onnxsim
+
+        graph, record = run_onnxsim(graph)
+        records.append(record)
+    if upgrade_opset:
+        records.append(normalize(graph))
     return graph, records
 
 
@@ -82,9 +95,15 @@ def save(graph: Graph, output, to: str = "onnx", *, force: bool = False, **optio
 
 
 def convert(source, output, to: str = "onnx", framework: str | None = None, validate: bool = True, *,
-            force: bool = False, optimize: bool = False, **options) -> ConversionResult:
+            force: bool = False, optimize: bool = False, passes=None, skip=(), observer=None,
+            **options) -> ConversionResult:
     """Load ``source``, run the pipeline, emit a ``to`` artifact at ``output`` and (by default)
     check its parity against the source; returns a ConversionResult.
+
+    ``optimize=True`` adds the optimizer's passes (``passes``: their names, default
+    ``ir.passes.optimizer_passes(to)``; ``skip``: names left out) to the backend's own.
+    ``observer`` (see ``mmconvert.optimizer.PassObserver``) sees the graph before the passes
+    and after each pass that changed it.
 
     The artifact is checked while it is still staged: a failure or an interruption leaves
     nothing behind, and a parity mismatch still writes it (exit 1 says so).
@@ -94,9 +113,14 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
     load_opts = {k: v for k, v in options.items() if k in _LOAD_OPTIONS}
     framework = framework or detect_frontend(source)
     graph, records = _load(source, framework, **load_opts)
-    passes = list(backend.PASSES)
+    pipeline = list(backend.PASSES)
     if optimize:
-        passes += [p for p in _optimizer_passes() if p not in passes]
+        from ir.passes import get, optimizer_passes
+
+        for name in list(passes or ()) + list(skip):
+            get(name)  # an unknown pass name is a usage error before any work
+        extra = optimizer_passes(to, skip=skip) if passes is None else [p for p in passes if p not in skip]
+        pipeline = [p for p in pipeline if p not in skip] + [p for p in extra if p not in pipeline]
     emit_opts = {k: v for k, v in options.items() if k not in _LOAD_OPTIONS and k not in _VALIDATE_OPTIONS}
     sources = _source_paths(source, graph)
     with contextlib.ExitStack() as stack:
@@ -110,12 +134,16 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
             if reference is None:
                 reference = stack.enter_context(_reference_onnx(source, graph))
         reference_graph = graph.copy() if validate else None
-        records += run_pipeline(graph, passes)
+        ops_before = graph.op_histogram()
+        if observer is not None:
+            observer.start(graph)
+        records += run_pipeline(graph, pipeline, after=None if observer is None else observer.after)
         backend.preflight(graph)
         out = stack.enter_context(claim(output, backend.OUTPUT, force=force, sources=sources))
         emitted = backend.emit(graph, out.staging, **emit_opts)
         result = ConversionResult(source=_describe(source), output=out.path, target=to, graph=graph,
-                                  opset=emitted.opset, passes=records, details=emitted.details)
+                                  opset=emitted.opset, passes=records, details=emitted.details,
+                                  ops_before=ops_before)
         if validate:
             from validators.core import validate as run_validation
 
@@ -140,10 +168,33 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
     return result
 
 
-def _optimizer_passes() -> list[str]:
-    from ir.passes import registered
+def optimize(source, output, framework: str | None = None, validate: bool = True, *, passes=None, skip=(),
+             check_passes: bool = False, dump_after=(), simplify: bool = False, force: bool = False,
+             **options) -> ConversionResult:
+    """Optimize ``source`` into the ONNX file ``output``: the optimizer's passes (``passes``:
+    their names, default ``ir.passes.optimizer_passes("onnx")``; ``skip``: names left out) run
+    to a fixed point, then the file is written at the source's opset (or ``opset=N``) and
+    (by default) checked against the source on ONNX Runtime.
 
-    return [p for p in ("remove_dead_nodes", "remove_unused_initializers", "fold_constants") if p in registered()]
+    ``check_passes=True`` runs ONNX Runtime before and after every pass and raises
+    ``ParityError`` naming the first pass that changes an output (``atol``/``rtol``, default
+    1e-5/1e-4); ``dump_after=("pass", ...)`` writes the IR folder ``<output>.after-<pass>``
+    as it was after each named pass; ``simplify=True`` runs onnxsim first (mmconvert[simplify]).
+    The result's ``passes`` say what each pass changed, ``ops_before``/``ops_after`` the op
+    histograms."""
+    from .optimizer import PassObserver
+
+    observer = PassObserver(os.fspath(output), check=check_passes, dump_after=dump_after, force=force,
+                            atol=options.get("atol"), rtol=options.get("rtol"), dims=options.get("dims"))
+    if simplify:
+        options["simplify"] = True
+    try:
+        result = convert(source, output, to="onnx", framework=framework, validate=validate, force=force,
+                         optimize=True, passes=passes, skip=skip, observer=observer, **options)
+    finally:  # the IR after a pass is kept even when a later step fails: that is when it helps
+        observer.write_dumps()
+    result.details["dumps"] = observer.dumped
+    return result
 
 
 def _describe(source) -> str:

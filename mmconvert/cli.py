@@ -116,6 +116,7 @@ def cli(quiet: bool) -> None:
       mmconvert inspect model.onnx
       mmconvert convert model.onnx --to onnx -o out/model.onnx --opset 17
       mmconvert validate model.onnx out/model.onnx --per-layer
+      mmconvert optimize model.onnx -o out/model.opt.onnx
       mmconvert ops --to onnx
     """
     _State.quiet = quiet
@@ -215,12 +216,7 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
         summary["capture"] = route
     if result.exports:
         summary["exports"] = {kind: r.summary() for kind, r in result.exports.items()}
-    if report:
-        full = dict(summary, parity=None if result.parity is None else json.loads(_render().to_json(result.parity)))
-        _write(report, json.dumps(full, indent=2), force)
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
-    else:
+    if not _summary_out(summary, result, report, as_json, force):
         opset_txt = f" (opset {result.opset})" if result.opset else ""
         _out.print(f"[green]converted[/] {_text(source)} -> {_text(result.output)}{opset_txt}: {summary['nodes']} nodes"
                    f" in {summary['seconds']:.2f}s", markup=True)
@@ -239,6 +235,108 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
                 _out.print(f"export {kind}:", markup=False)
                 _render().print_report(r, _out)
     return result.exit_code
+
+
+def _names(values: tuple[str, ...]) -> list[str]:
+    """Pass names from repeatable, comma-separated options."""
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
+
+
+@cli.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=True), required=False)
+@click.option("-o", "--output", type=click.Path(), default=None, help="The optimized .onnx file.")
+@click.option("--passes", "passes", multiple=True, metavar="P1,P2",
+              help="Run only these passes, in this order (default: the optimizer's list; see --list-passes).")
+@click.option("--skip", "skip", multiple=True, metavar="P1,P2", help="Leave these passes out.")
+@click.option("--check-passes", is_flag=True,
+              help="Run ONNX Runtime before and after every pass; name the pass that changes an output (exit 1).")
+@click.option("--dump-after", "dump_after", multiple=True, metavar="PASS",
+              help="Write the IR as it was after PASS to the folder OUT.after-PASS (repeatable).")
+@click.option("--simplify", is_flag=True, help="Run onnxsim first (needs mmconvert[simplify]).")
+@click.option("--from", "framework", type=click.Choice(FRONTENDS), default=None,
+              help="Source framework (detected from the file's content when omitted).")
+@click.option("--opset", type=int, default=None, help="ONNX opset to write (default: the source's where every node fits).")
+@click.option("--force", is_flag=True, help="Replace OUT (and the dumps) if they exist (only outputs mmconvert wrote).")
+@click.option("--no-validate", is_flag=True, help="Skip the parity check of the result against SOURCE.")
+@click.option("--list-passes", is_flag=True, help="List the optimizer's passes and the rule each applies, then exit.")
+@click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write the summary (with the parity report) as JSON here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--atol", type=float, default=None, help="Parity (and --check-passes): absolute tolerance.")
+@click.option("--rtol", type=float, default=None, help="Parity (and --check-passes): relative tolerance.")
+@click.option("--dim", "dims", multiple=True, metavar="NAME=VALUE", help="Parity: value of a symbolic dim, e.g. batch=2 (repeatable).")
+def optimize(source, output, passes, skip, check_passes, dump_after, simplify, framework, opset, force, no_validate,
+             list_passes, report, as_json, atol, rtol, dims):
+    """Optimize SOURCE into an ONNX file: fold, clean up and fuse, never changing what it computes.
+
+    Prints the op histogram before and after and what each pass changed; the result is
+    checked against SOURCE on ONNX Runtime unless --no-validate.
+
+    \b
+    Examples:
+      mmconvert optimize model.onnx -o model.opt.onnx
+      mmconvert optimize model.onnx -o model.opt.onnx --skip fuse_attention --check-passes
+      mmconvert optimize model.onnx -o model.opt.onnx --passes remove_noops,fold_constants --dump-after fold_constants
+    """
+    from ir.passes import OPTIMIZER, describe, optimizer_passes
+
+    if list_passes:
+        default = set(optimizer_passes("onnx"))
+        for name in OPTIMIZER:
+            mark = "" if name in default else "  (not for the onnx target)"
+            _out.print(f"{name}: {describe(name)}{mark}", markup=False)
+        return 0
+    if not source or not output:
+        raise click.UsageError("optimize needs SOURCE and -o OUT")
+    from .api import optimize as do_optimize
+
+    if report:
+        _check_writable(report, force)
+    options = {"force": force}
+    if opset is not None:
+        options["opset"] = opset
+    options.update(_parity_options(atol, rtol, dims))
+    with _status(f"optimizing {source} ..."):
+        result = do_optimize(source, output, framework=framework, validate=not no_validate,
+                             passes=_names(passes) or None, skip=_names(skip), check_passes=check_passes,
+                             dump_after=_names(dump_after), simplify=simplify, **options)
+    before, after = result.ops_before, result.ops_after
+    summary = {
+        "source": result.source, "output": result.output, "opset": result.opset,
+        "nodes_before": sum(before.values()), "nodes_after": sum(after.values()),
+        "seconds": round(result.seconds, 3), "passes": [r.to_dict() for r in result.passes],
+        "ops_before": dict(before), "ops_after": dict(after), "dumps": result.details.get("dumps", {}),
+        "parity": None if result.parity is None else result.parity.summary(),
+    }
+    if not _summary_out(summary, result, report, as_json, force):
+        _out.print(f"[green]optimized[/] {_text(source)} -> {_text(result.output)} (opset {result.opset}):"
+                   f" {summary['nodes_before']} -> {summary['nodes_after']} nodes in {summary['seconds']:.2f}s", markup=True)
+        if not _State.quiet:
+            hist = Table(title="ops", show_edge=False)
+            for col, justify in (("op", "left"), ("before", "right"), ("after", "right"), ("change", "right")):
+                hist.add_column(col, justify=justify)
+            for op in sorted(set(before) | set(after), key=lambda o: (-max(before.get(o, 0), after.get(o, 0)), o)):
+                b, a = before.get(op, 0), after.get(op, 0)
+                hist.add_row(_text(op), str(b), str(a), f"{a - b:+d}" if a != b else "")
+            _out.print(hist)
+            changed = Table(title="passes that changed the graph", show_edge=False)
+            for col, justify in (("pass", "left"), ("changes", "right"), ("ms", "right")):
+                changed.add_column(col, justify=justify)
+            idle = []
+            for r in result.passes:
+                if r.changes:
+                    changed.add_row(r.name, str(r.changes), f"{r.seconds * 1000:.0f}")
+                else:
+                    idle.append(r.name)
+            _out.print(changed)
+            if idle:
+                _out.print(f"unchanged: {', '.join(idle)}", markup=False)
+            for name in _names(dump_after):
+                path = summary["dumps"].get(name)
+                _out.print(f"IR after {name}: {_text(path)}" if path else f"{name} changed nothing: no IR written for it",
+                           markup=True)
+        if result.parity is not None and not _State.quiet:
+            _render().print_report(result.parity, _out)
+    return result.parity.exit_code if result.parity is not None else 0
 
 
 @cli.command()
@@ -378,6 +476,17 @@ def ops(to, as_json):
         t.add_row(op, ", ".join(versions))
     _out.print(t)
     return 0
+
+
+def _summary_out(summary: dict, result, report, as_json: bool, force: bool) -> bool:
+    """Write the summary (with the full parity report) to ``report``; print it as JSON when
+    asked (True: the caller prints nothing else)."""
+    if report:
+        full = dict(summary, parity=None if result.parity is None else json.loads(_render().to_json(result.parity)))
+        _write(report, json.dumps(full, indent=2), force)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    return as_json
 
 
 def _parity_options(atol, rtol, dims) -> dict:

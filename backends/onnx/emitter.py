@@ -19,7 +19,7 @@ from ir.errors import InputError, OpsetConversionError
 from ir.graph import Graph
 from ir.onnx_proto import graph_proto
 from ir.onnx_wire import GRAPH_INITIALIZER, MODEL_GRAPH, TENSOR_RAW_DATA, len_field
-from ir.opset import CANONICAL_OPSET, get_schema
+from ir.opset import CANONICAL_OPSET, get_schema, is_default_domain, schema_versions
 from ir.passes.cleanup import remove_unused_initializers
 from ir.passes.opset import downgrade, upgrade
 from ir.weights import write_array
@@ -48,13 +48,20 @@ def choose_opset(graph: Graph, opset: int | None = None) -> tuple[Graph, int]:
         return work, opset
     source = graph.metadata.get("source_opset")
     if source and source < current:
-        try:
-            work = graph.copy()
-            downgrade(work, source)
-            remove_unused_initializers(work)
-            return work, source
-        except OpsetConversionError:
-            pass
+        # the source's opset, else the lowest one every op exists at (a fused Gelu needs 20,
+        # not 28): older runtimes can still read the file
+        needed = max([source] + [min(schema_versions(n.op_type)) for g in graph.iter_graphs() for n in g.nodes
+                                 if is_default_domain(n.domain) and schema_versions(n.op_type)])
+        for target in dict.fromkeys((source, needed)):
+            if target >= current:
+                break
+            try:
+                work = graph.copy()
+                downgrade(work, target)
+                remove_unused_initializers(work)
+                return work, target
+            except OpsetConversionError:
+                continue
     return graph, current
 
 

@@ -168,18 +168,13 @@ def _attention(m: _Matcher, pv: Node, fused, skip) -> None:
         args = [qv, kv, vv]
         const_mask = c.scope.const_of(mask) if mask is not None else None
         if const_mask is not None and const_mask.ndim >= 2:
-            rows_open = np.isfinite(const_mask).any(axis=-1).all()
-            if rows_open:
+            if np.isfinite(const_mask).any(axis=-1).all():
                 nan_guard = False  # every query sees a key: softmax cannot produce NaN
-            square = const_mask.shape[-1] == const_mask.shape[-2]
-            lower = np.tril(np.ones(const_mask.shape[-2:], dtype=bool))
-            if not const_mask.any():
-                mask = None  # an all-zero additive mask is no mask
-            elif square and np.all(const_mask[..., lower] == 0) and np.all(const_mask[..., ~lower] <= -1e30):
-                # 0 below the diagonal and -inf (or float32's lowest, as transformers writes) above:
-                # both give exactly zero weight after the softmax
+            kind = mask_kind(const_mask)
+            if kind is not None:
                 mask = None
-                args.append("is_causal=True")
+                if kind == "causal":
+                    args.append("is_causal=True")
         if mask is not None:
             args.append(f"attn_mask={_tensor(c, mask)}")
         args.append(f"scale={scale!r}")
@@ -189,6 +184,20 @@ def _attention(m: _Matcher, pv: Node, fused, skip) -> None:
         c.out(expr)
 
     fused[pv.name] = Fused(inputs, emit)
+
+
+def mask_kind(mask: np.ndarray) -> str | None:
+    """What a constant additive attention mask amounts to: "none" (all zero), "causal" (0 on and
+    below the diagonal, -inf or float32's lowest above: both give exactly zero weight after the
+    softmax), else None (it stays a mask)."""
+    if mask.dtype.kind != "f" or mask.ndim < 2:
+        return None
+    if not mask.any():
+        return "none"
+    lower = np.tril(np.ones(mask.shape[-2:], dtype=bool))
+    if mask.shape[-1] == mask.shape[-2] and np.all(mask[..., lower] == 0) and np.all(mask[..., ~lower] <= -1e30):
+        return "causal"
+    return None
 
 
 def _k_from_transpose_chain(m: _Matcher, kt: str):

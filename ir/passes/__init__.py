@@ -54,13 +54,43 @@ def get(name: str) -> Pass:
 
 
 def describe(name: str) -> str:
-    """The rule a pass applies: the first line of its docstring."""
+    """The rule a pass applies: the first paragraph of its docstring, on one line."""
     doc = (get(name).__doc__ or "").strip()
-    return doc.splitlines()[0] if doc else ""
+    return " ".join(doc.split("\n\n")[0].split()) if doc else ""
 
 
 def _load_all() -> None:
-    from . import cleanup, fold, fuse, layout, transpose, weights  # noqa: F401 - registers the passes
+    from . import (batchnorm, chains, cleanup, constants, cse, fold, fuse_activations, fuse_attention,  # noqa: F401
+                   fuse_norm, infer, layout, noop, transpose, weights)  # registers the passes
+
+
+# The optimizer's passes, in the order they run (to a fixed point, all together): what
+# `mmconvert optimize` and `convert --optimize` run.  Types first (the fusions read them),
+# then the clean-ups that make patterns visible, then the fusions.
+OPTIMIZER: tuple[str, ...] = (
+    "infer_shapes", "initializers_out_of_inputs", "constants_to_initializers", "remove_noops", "fold_constants", "fold_large_constants", "fold_layout_constants",
+    "remove_dead_nodes",
+    "remove_unused_initializers", "dedupe_initializers", "eliminate_common_subexpressions",
+    "fold_batchnorm", "fold_affine_into_conv", "fuse_pad_into_conv", "fuse_reshape_chains",
+    "fuse_unsqueeze_chains", "fuse_squeeze_chains", "fuse_slice_chains", "fuse_concat_chains",
+    "fuse_flatten_softmax", "fuse_reshaped_transpose", "fuse_matmul_add", "fuse_gelu", "fuse_layer_norm", "fuse_rms_norm", "fuse_attention", "fuse_hardswish",
+    "fuse_mish", "fuse_silu",
+)
+# passes left out for a target: ONNX Runtime 1.32 has no Swish kernel at opset 28, and its
+# CPU Attention kernel is slower than what it makes of the decomposed form (see
+# docs/benchmarks-optimizer.md); code reads better with `torch.full(...)` than with a stored
+# tensor of one value
+NOT_FOR = {"onnx": frozenset({"fuse_silu", "fuse_attention"}), "pytorch": frozenset({"fold_large_constants"}),
+           "tensorflow": frozenset({"fold_large_constants"})}
+
+
+def optimizer_passes(target: str = "onnx", *, skip=()) -> list[str]:
+    """The optimizer's pass names for ``target`` (registered ones only), without ``skip``."""
+    known = registered()
+    for name in skip:
+        get(name)  # an unknown name is an error, not a silent no-op
+    excluded = NOT_FOR.get(target, frozenset()) | set(skip)
+    return [p for p in OPTIMIZER if p in known and p not in excluded]
 
 
 @dataclass
@@ -81,8 +111,11 @@ def _count(result) -> int:
 
 
 def run_passes(graph: Graph, passes: Iterable[Pass], *, max_rounds: int = 20,
-               records: dict[Pass, PassRecord] | None = None) -> int:
-    """Run ``passes`` in order until none changes the graph; returns the rounds taken."""
+               records: dict[Pass, PassRecord] | None = None,
+               after: Callable[[Pass, Graph], None] | None = None) -> int:
+    """Run ``passes`` in order until none changes the graph; returns the rounds taken.
+    ``after(pass, graph)`` is called each time a pass has changed the graph (and the change
+    has been validated and kept)."""
     passes = list(passes)
     for round_ in range(1, max_rounds + 1):
         changed = False
@@ -94,6 +127,8 @@ def run_passes(graph: Graph, passes: Iterable[Pass], *, max_rounds: int = 20,
                 work.validate()
                 graph.__dict__.update(work.__dict__)
                 changed = True
+                if after is not None:
+                    after(p, graph)
             if records is not None and p in records:
                 rec = records[p]
                 rec.changes += n
@@ -104,13 +139,16 @@ def run_passes(graph: Graph, passes: Iterable[Pass], *, max_rounds: int = 20,
     return max_rounds
 
 
-def run_pipeline(graph: Graph, names: Iterable[str], *, max_rounds: int = 20) -> list[PassRecord]:
-    """Run the registered passes ``names`` to a fixed point; a record per pass."""
+def run_pipeline(graph: Graph, names: Iterable[str], *, max_rounds: int = 20,
+                 after: Callable[[str, Graph], None] | None = None) -> list[PassRecord]:
+    """Run the registered passes ``names`` to a fixed point; a record per pass.
+    ``after(name, graph)`` is called each time a pass has changed the graph."""
     names = list(dict.fromkeys(names))
     fns = [get(n) for n in names]
     records = {fn: PassRecord(n) for n, fn in zip(names, fns)}
+    hook = None if after is None else (lambda fn, g: after(records[fn].name, g))
     if fns:
-        run_passes(graph, fns, max_rounds=max_rounds, records=records)
+        run_passes(graph, fns, max_rounds=max_rounds, records=records, after=hook)
     return [records[fn] for fn in fns]
 
 

@@ -262,6 +262,9 @@ def _softmax_down(graph: Graph, node: Node) -> None:
     if axis == -1 or (rank is not None and axis % max(rank, 1) == rank - 1):
         node.set_attr("axis", axis)
         return
+    if rank is not None and vt.shape is not None and all(d == 1 for d in vt.shape[axis % rank + 1:]):
+        node.set_attr("axis", axis)  # every later dim is 1: the 2-D coercion covers the same elements
+        return
     raise OpsetConversionError(f"{node.op_type} over a non-last axis has no pre-13 form", node=node.name)
 
 

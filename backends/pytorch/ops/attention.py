@@ -6,6 +6,7 @@ from __future__ import annotations
 from ir import dtypes
 
 from ..emitter import NodeCtx, lit, torch_dtype
+from ..fusion import mask_kind
 from ..registry import register
 
 
@@ -18,10 +19,21 @@ def attention(c: NodeCtx) -> None:
              and c.attr("softmax_precision") is None and c.attr("left_window_size", -1) == -1
              and c.attr("right_window_size", -1) == -1 and not (c.has(3) and c.attr("is_causal", 0)))
     q_shape, k_shape = c.shape(0), c.shape(1)
-    if plain and q_shape is not None and k_shape is not None and q_shape[1] == k_shape[1] \
-            and not (c.attr("is_causal", 0) and q_shape[2] != k_shape[2]) and not c.has(3):
+    # a mask of Q's dtype is added to the scores and a bool one says where to attend, in ONNX
+    # as in F.scaled_dot_product_attention; both broadcast the same way
+    mask_ok = not c.has(3) or (c.dtype(3) in ("bool", c.dtype(0)) and c.rank(3) is not None and 2 <= c.rank(3) <= 4)
+    if plain and mask_ok and q_shape is not None and k_shape is not None and q_shape[1] == k_shape[1] \
+            and not (c.attr("is_causal", 0) and q_shape[2] != k_shape[2]):
         args = [c.x(0), c.x(1), c.x(2)]
-        if c.attr("is_causal", 0):
+        causal = bool(c.attr("is_causal", 0))
+        if c.has(3):
+            const_mask = c.const(3)
+            kind = mask_kind(const_mask) if const_mask is not None else None
+            if kind == "causal" and q_shape[2] == k_shape[2]:
+                causal = True
+            elif kind != "none":
+                args.append(f"attn_mask={c.x(3)}")
+        if causal:
             args.append("is_causal=True")
         if scale is not None:
             args.append(f"scale={lit(float(scale))}")

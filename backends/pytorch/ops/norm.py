@@ -128,6 +128,11 @@ def rms_norm(c: NodeCtx) -> None:
     if axis < 0:
         axis += r
     dims = tuple(range(axis, r))
+    xshape, scale = c.shape(0), c.const(1)
+    if c.dtype(0) == "float32" and c.dtype(1) == "float32" and xshape is not None \
+            and all(isinstance(d, int) for d in xshape[axis:]) and scale is not None and scale.shape == tuple(xshape[axis:]):
+        c.out(f"F.rms_norm({c.x(0)}, {tuple(xshape[axis:])!r}, {c.x(1)}, eps={lit(eps)})")
+        return
     x, suffix = _stash(c, c.x(0))
     if int(c.attr("stash_type", 1)) == 1 and c.dtype(0) != "float32" and not suffix:
         suffix = ""
