@@ -35,16 +35,25 @@ MARKER_FILES = ("manifest.json", "graph.json")  # an mmconvert artifact or IR fo
 PRODUCER = "mmconvert"
 
 
+_COMMITTED: list[str] = []  # outputs this process has moved into place, in order
+
+
 class Interrupted(BaseException):
     """SIGINT or SIGTERM arrived: work was stopped and nothing partial was left behind.
 
     A BaseException (like KeyboardInterrupt), so that no ``except Exception`` on the way
-    turns it into an ordinary error; every ``finally`` and ``with claim(...)`` still runs."""
+    turns it into an ordinary error; every ``finally`` and ``with claim(...)`` still runs.
+    The message says what, if anything, had already been written whole before the signal."""
 
     def __init__(self, signum: int):
         self.signum = signum
         self.exit_code = 128 + signum
-        self.message = f"interrupted by {signal.Signals(signum).name}: nothing was written"
+        self.written = tuple(_COMMITTED)
+        name = signal.Signals(signum).name
+        if self.written:
+            self.message = f"interrupted by {name} after {', '.join(self.written)} was written whole"
+        else:
+            self.message = f"interrupted by {name}: nothing was written"
         super().__init__(self.message)
 
 
@@ -212,6 +221,7 @@ class Output:
             self.discard()
             raise
         self.committed = True
+        _COMMITTED.append(self.path)
         return self.path
 
     def _commit(self) -> None:
@@ -314,10 +324,21 @@ def write_text(path, text: str, *, force: bool = False, sources: Iterable[str] =
         return out.commit()
 
 
+def ignore_signals() -> None:
+    """SIGTERM and SIGINT are ignored from now on (the work is done or being cleaned up)."""
+    for s in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
-def signals_as_exceptions() -> Iterator[None]:
+def signals_as_exceptions(*, restore: bool = True) -> Iterator[None]:
     """SIGTERM (and SIGINT) raise :class:`Interrupted` in the main thread while inside, so
-    every ``with claim(...)`` and ``finally`` on the way out cleans up."""
+    every ``with claim(...)`` and ``finally`` on the way out cleans up.
+
+    Only the first signal raises: later ones are ignored, so a second Ctrl-C cannot cut the
+    cleanup short. With ``restore=False`` the handlers are not put back on the way out: the
+    command line keeps them until it exits, so a signal during the exit itself cannot kill
+    the process with a status that hides what was written."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
@@ -325,6 +346,7 @@ def signals_as_exceptions() -> Iterator[None]:
         return
 
     def handler(signum, _frame):
+        ignore_signals()
         raise Interrupted(signum)
 
     old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -333,5 +355,6 @@ def signals_as_exceptions() -> Iterator[None]:
     try:
         yield
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+        if restore:
+            for s, h in old.items():
+                signal.signal(s, h)

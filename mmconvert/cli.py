@@ -548,13 +548,16 @@ def _warning(message, category, filename, lineno, line=None) -> str:
 def main(argv: list[str] | None = None) -> None:
     import warnings
 
-    from ir.output import Interrupted, signals_as_exceptions
+    from ir.output import Interrupted, ignore_signals, signals_as_exceptions
 
     previous_format, warnings.formatwarning = warnings.formatwarning, _warning  # one line, no source path
 
     try:
-        with signals_as_exceptions():
-            code = cli.main(args=argv, prog_name="mmconvert", standalone_mode=False)
+        with signals_as_exceptions(restore=False):
+            try:
+                code = cli.main(args=argv, prog_name="mmconvert", standalone_mode=False)
+            finally:  # done or cleaned up: a later signal changes neither the output nor the status
+                ignore_signals()
     except click.exceptions.Abort:
         _err.print("aborted")
         code = 130

@@ -54,11 +54,11 @@ def test_a_signal_leaves_no_output_and_no_temporary_files(tmp_path, big_model, s
         _, err = proc.communicate(timeout=120)
         assert "Traceback" not in err, err
         assert not _staging(tmp_path), f"{sig.name} after {delay}s left {_staging(tmp_path)}"
-        if proc.returncode == 0:  # finished before the signal arrived: a whole artifact
+        assert proc.returncode in (0, 128 + sig), (proc.returncode, err)  # never killed by the signal itself
+        if proc.returncode == 0 or "written whole" in err:  # the artifact was committed before the signal
             assert sorted(os.listdir(out)) == ["manifest.json", "model.py", "weights.safetensors"]
         else:
-            assert proc.returncode == 128 + sig, (proc.returncode, err)
-            assert "interrupted" in err and not out.exists()
+            assert "interrupted" in err and "nothing was written" in err and not out.exists()
             interrupted += 1
     assert interrupted >= 2
 
