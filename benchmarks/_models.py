@@ -277,7 +277,47 @@ def light_model(path: str, work: str) -> str:
         else:
             continue
         model.graph.initializer[i].CopyFrom(numpy_helper.from_array(new.astype(np.float32), t.name))
+    _measure_batchnorm(model)
     tmp = out + ".tmp.onnx"
     onnx.save(model, tmp, save_as_external_data=True, location=os.path.basename(out) + ".data")
     os.replace(tmp, out)
     return out
+
+
+def _measure_batchnorm(model) -> None:
+    """BatchNorm means and variances set to what their inputs show on a seeded random input
+    (the second moment for the variance, as ``keras_models.randomize`` does), level by level
+    so that each sees the statistics the earlier ones leave: with made-up statistics a
+    residual network's activations grow at every block until its softmax ends one-hot, where
+    any conversion matches by construction."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    inits = {t.name: i for i, t in enumerate(model.graph.initializer)}
+    data = next(i for i in model.graph.input if i.name not in inits)
+    x = np.random.default_rng(1).standard_normal([d.dim_value or 1 for d in data.type.tensor_type.shape.dim])
+    depth: dict[str, int] = {}  # tensor -> BatchNorms on the longest path to it
+    levels: dict[int, list] = {}
+    for n in model.graph.node:  # the light files are in topological order
+        d = max((depth.get(i, 0) for i in n.input), default=0)
+        if n.op_type == "BatchNormalization":
+            levels.setdefault(d, []).append(n)
+            d += 1
+        for o in n.output:
+            depth[o] = d
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    for level in sorted(levels):
+        norms = levels[level]
+        probe = onnx.ModelProto()
+        probe.CopyFrom(model)
+        del probe.graph.output[:]
+        probe.graph.output.extend(onnx.ValueInfoProto(name=n.input[0]) for n in norms)
+        sess = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        for n, v in zip(norms, sess.run(None, {data.name: x.astype(np.float32)})):
+            v = v.astype(np.float64)
+            axes = tuple(i for i in range(v.ndim) if i != 1)
+            mean, second = v.mean(axis=axes), (v * v).mean(axis=axes)
+            for name, arr in ((n.input[3], mean), (n.input[4], second + 1e-3)):
+                model.graph.initializer[inits[name]].CopyFrom(numpy_helper.from_array(arr.astype(np.float32), name))
