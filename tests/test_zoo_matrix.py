@@ -27,7 +27,7 @@ def _results():
 
     def ours(model, target, status="pass", **kw):
         return {"model": model, "target": target, "tool": "mmconvert", "status": status, "max_abs": 2e-6,
-                "convert_s": 1.5, "latency_ratio": 0.9, **kw}
+                "convert_s": 1.5, "latency_ratio": 0.9, "worker_s": 60.0, **kw}
 
     cells = [ours("onnx:light_a", "pytorch"), ours("onnx:light_a", "tensorflow"),
              ours("pytorch:net", "onnx"),
@@ -35,10 +35,12 @@ def _results():
                   reason="parity: output 'y' max abs 0.5; first diverging node 'pool' (MaxPool)"),
              ours("tensorflow:kn", "onnx"), ours("tensorflow:kn", "pytorch"),
              {"model": "onnx:light_a", "target": "pytorch", "tool": "onnx2torch", "status": "fail",
-              "reason": "NotImplementedError: Dropout-7"},
-             {"model": "onnx:light_a", "target": "tensorflow", "tool": "onnx2tf", "status": "pass", "max_abs": 1e-6},
-             {"model": "pytorch:net", "target": "onnx", "tool": "torch.onnx", "status": "pass", "max_abs": 1e-6}]
-    return {"meta": {"date": "2026-01-02", "seconds": 12.0,
+              "reason": "NotImplementedError: Dropout-7", "wall_s": 120.0},
+             {"model": "onnx:light_a", "target": "tensorflow", "tool": "onnx2tf", "status": "pass", "max_abs": 1e-6,
+              "wall_s": 120.0},
+             {"model": "pytorch:net", "target": "onnx", "tool": "torch.onnx", "status": "pass", "max_abs": 1e-6,
+              "wall_s": 120.0}]
+    return {"meta": {"date": "2026-01-02",
                      "versions": {"ours": {"torch": "2.13.0"}, "peers": {"onnx2tf": "1.29.24"}}},
             "models": models, "cells": cells}
 
@@ -59,6 +61,7 @@ def test_page_has_summary_tables_failures_and_versions():
     assert "| ONNX -> PyTorch | 1/1 (100%) | 1 | onnx2torch | 0/1 |" in page
     assert "[op support](op-support.md)" in page
     assert "2026-01-02" in page and "onnx2tf 1.29.24" in page and "torch 2.13.0" in page
+    assert "Run time: 3 min for mmconvert's cells" in page and "6 min for the peers'" in page  # one worker per model
     # the failing cell is listed with its reason, the peer's failure apart
     assert "- **net** (PyTorch -> TensorFlow): parity: output 'y' max abs 0.5; first diverging node 'pool' (MaxPool)" in page
     assert "onnx2torch, **light_a** -> PyTorch: NotImplementedError: Dropout-7" in page
@@ -155,3 +158,16 @@ def test_matrix_cell(key, target, tmp_path, monkeypatch):
     assert cell["max_abs"] <= zoo.ATOL or cell["max_abs"] <= 1e-3 * cell["scale"]
     assert cell["scale"] > 0 and cell["batches"] == list(entry.batches)
     assert cell["latency_ratio"] > 0
+
+
+def test_readme_summary_replaces_only_its_own_part():
+    text = f"# x\n\n## What works today\n\n{zoo.BEGIN}\nold table\n{zoo.END}\n\n| path | what |\n\n## Next\n"
+    new = zoo.update_readme(text, zoo.readme_summary(_results()))
+    assert "old table" not in new and new.startswith("# x\n") and new.endswith("| path | what |\n\n## Next\n")
+    assert "| PyTorch -> TensorFlow | 0 of 1 | none (two tools chained through ONNX) |" in new
+    assert "| ONNX -> PyTorch | 1 of 1 | onnx2torch: 0 of 1 |" in new
+    assert "5 of 6 model x direction cells pass (83.3%) over 3 architectures" in new
+    assert "[support matrix](docs/support-matrix.md)" in new
+    assert zoo.update_readme(new, "t") == zoo.update_readme(text, "t")  # idempotent
+    with pytest.raises(ValueError):
+        zoo.update_readme("# no markers\n", "t")
