@@ -493,22 +493,23 @@ def _subprocess(cmd: list[str], timeout: float) -> tuple[list[str], str | None]:
                                 env=dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="2"))
         try:
             proc.wait(timeout=timeout)
-            error = None if proc.returncode == 0 else (
-                f"killed by signal {-proc.returncode}" if proc.returncode < 0 else None)
+            error = None
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait()
             error = f"timed out after {timeout:.0f} s"
         out.seek(0), err.seek(0)
         lines = out.read().splitlines()
-        if proc.returncode and error is None:
+        if proc.returncode and error is None:  # a native abort says why on stderr too (TensorFlow's "Check failed")
             error = _last_error(err.read())
+            if proc.returncode < 0:
+                error = f"killed by signal {-proc.returncode}: {error}"
     return lines, error
 
 
 def _last_error(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "Error" in ln or "error" in ln]
+    errors = [ln for ln in lines if "Error" in ln or "error" in ln or "Check failed" in ln]
     return _clip((errors or lines or ["no output"])[-1], 240)
 
 

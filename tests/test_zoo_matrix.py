@@ -171,3 +171,10 @@ def test_readme_summary_replaces_only_its_own_part():
     assert zoo.update_readme(new, "t") == zoo.update_readme(text, "t")  # idempotent
     with pytest.raises(ValueError):
         zoo.update_readme("# no markers\n", "t")
+
+
+def test_subprocess_names_a_native_abort_by_its_check_line():
+    code = ("import os, sys; sys.stderr.write('F0000 tensor_format.h:428] Check failed: index >= 0\\n');"
+            " sys.stderr.flush(); os.abort()")
+    _, error = zoo._subprocess([sys.executable, "-c", code], 60)
+    assert error == "killed by signal 6: F0000 tensor_format.h:428] Check failed: index >= 0"
