@@ -689,6 +689,15 @@ def render(results: dict) -> str:
         m = models.get(c["model"], {})
         lines.append(f"- **{m.get('name', c['model'])}** ({LABEL.get(m.get('source'), '?')} -> {LABEL[c['target']]}):"
                      f" {c.get('reason') or 'no reason recorded'}")
+    untimed = [c for c in results["cells"] if c["tool"] == OURS and c.get("latency_error")]
+    if untimed:
+        lines += ["", "## Cells whose artifact could not be timed", "",
+                  "The parity check passed (ONNX Runtime runs ONNX artifacts with graph optimizations off there), but"
+                  " the timed run, in the configuration a user gets by default, failed:", ""]
+        for c in sorted(untimed, key=lambda c: (c["model"], c["target"])):
+            m = models.get(c["model"], {})
+            lines.append(f"- **{m.get('name', c['model'])}** ({LABEL.get(m.get('source'), '?')} -> {LABEL[c['target']]}):"
+                         f" {c['latency_error']}")
     peer_fails = [c for c in results["cells"] if c["tool"] != OURS and c["status"] != "pass"]
     if peer_fails:
         lines += ["", "## Peers' failing cells", ""]
@@ -733,6 +742,7 @@ def main(argv=None) -> None:
     ap.add_argument("--timeout", type=float, default=1200, help="seconds per model worker and per peer cell")
     ap.add_argument("--results", default=RESULTS)
     ap.add_argument("--doc", default=DOC)
+    ap.add_argument("--merge", default="", help="comma-separated results files (of runs made apart) to merge in")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--peer-worker", help=argparse.SUPPRESS)
     ap.add_argument("--targets", help=argparse.SUPPRESS)
@@ -743,6 +753,10 @@ def main(argv=None) -> None:
     if args.peer_worker:
         return peer_framework_worker(args.peer_worker, args.work)
     results = load_results(args.results)
+    for path in [p for p in args.merge.split(",") if p]:
+        other = load_results(path)
+        results["models"].update(other["models"])
+        merge(results, other["cells"])
     if not args.doc_only:
         entries = registry()
         keys = [k for k in (args.models.split(",") if args.models else entries) if k]
