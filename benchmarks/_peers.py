@@ -85,8 +85,10 @@ def onnx2tf_convert(onnx_path: str, out_dir: str, cwd: str, exe: str = ONNX2TF,
     os.makedirs(cwd, exist_ok=True)
     np.save(os.path.join(cwd, "calibration_image_sample_data_20x128x128x3_float32.npy"),
             np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))
+    # onnx2tf runs the onnxsim executable of its own venv: its bin/ goes first on PATH
+    env = dict(os.environ, PATH=os.path.dirname(exe) + os.pathsep + os.environ.get("PATH", ""))
     return subprocess.run([exe, "-i", onnx_path, "-o", out_dir, "-osd"], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env)
 
 
 def onnx2tf_feed(x: np.ndarray, shape) -> np.ndarray:
