@@ -46,19 +46,18 @@ DOC = os.path.join(ROOT, "docs", "benchmarks-pytorch.md")
 ONNX2TORCH = "onnx2torch==1.5.15"
 sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 
+import _peers  # noqa: E402  (benchmarks/ is this script's own folder)
+
 _WORKER = r"""
-import json, sys, time, types, importlib.util
+import json, sys, time, importlib.util
 args = json.loads(sys.argv[1])
 import numpy as np, torch
 torch.set_num_threads(args["threads"])
 start = time.perf_counter()
 if args["kind"] == "onnx2torch":
-    # onnx2torch imports torchvision for its NMS / RoIAlign converters only
-    tv = types.ModuleType("torchvision"); tv.ops = types.ModuleType("torchvision.ops")
-    def _missing(*a, **k):
-        raise RuntimeError("torchvision is not installed in the benchmark environment")
-    tv.ops.nms = tv.ops.box_convert = tv.ops.roi_align = _missing
-    sys.modules["torchvision"] = tv; sys.modules["torchvision.ops"] = tv.ops
+    sys.path.insert(0, args["bench_dir"])
+    import _peers
+    _peers.stub_torchvision()  # onnx2torch imports torchvision for its NMS / RoIAlign converters only
     from onnx2torch import convert
     model = convert(args["path"]).eval()
 elif args["kind"] == "emitted":
@@ -150,11 +149,14 @@ def measure(workers: list, rounds: int, per_round: int, warmup: int) -> None:
 
 
 def ensure_onnx2torch() -> str:
-    """The onnx2torch virtualenv's python (created on first use)."""
-    py = os.path.join(VENV, "bin", "python")
-    if os.path.exists(py) and subprocess.run([py, "-c", "import onnx2torch"], capture_output=True,
-                                             env=_worker_env()).returncode == 0:
-        return py
+    """The onnx2torch virtualenv's python: ``/work/venvs/onnx2torch`` when it works, else one
+    under _work/ (created on first use)."""
+    check = "import _peers; _peers.stub_torchvision(); import onnx2torch"
+    for venv in (_peers.ONNX2TORCH_VENV, VENV):  # the shared peer venv, else this benchmark's own
+        py = os.path.join(venv, "bin", "python")
+        if os.path.exists(py) and subprocess.run([py, "-c", check], capture_output=True, env=_worker_env(),
+                                                 cwd=os.path.dirname(os.path.abspath(__file__))).returncode == 0:
+            return py
     os.makedirs(WORK, exist_ok=True)
     subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
     site = subprocess.run([py, "-c", "import site; print(site.getsitepackages()[0])"], check=True,
@@ -194,38 +196,8 @@ def _first(out):
 
 
 def materialize(path: str) -> str:
-    """A copy of a light model whose ConstantOfShape weights are real initializers.
-
-    The light zoo files keep their weights as ``ConstantOfShape`` nodes to stay small;
-    onnx2torch needs Conv/Gemm weights as initializers, so both converters are timed on
-    this copy (written once under benchmarks/_work/).
-    """
-    import onnx
-    from onnx import numpy_helper
-
-    out = os.path.join(WORK, os.path.basename(path).replace(".onnx", ".materialized.onnx"))
-    if os.path.exists(out):
-        return out
-    model = onnx.load(path)
-    g = model.graph
-    consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
-    for n in g.node:
-        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
-            consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
-    keep = []
-    for n in g.node:
-        if n.op_type == "ConstantOfShape" and n.input[0] in consts:
-            value = numpy_helper.to_array(n.attribute[0].t) if n.attribute else np.zeros(1, np.float32)
-            arr = np.full([int(d) for d in consts[n.input[0]]], value.reshape(-1)[0], dtype=value.dtype)
-            g.initializer.append(numpy_helper.from_array(arr, n.output[0]))
-        else:
-            keep.append(n)
-    del g.node[:]
-    g.node.extend(keep)
-    model.ir_version = max(model.ir_version, 4)  # initializers need not be graph inputs from IR 4 on
-    onnx.save(model, out, save_as_external_data=True, location=os.path.basename(out) + ".data")
-    onnx.shape_inference.infer_shapes_path(out, out)  # onnx2torch reads ranks from value_info
-    return out
+    """The light model at ``path`` with its weights as initializers (``_peers.materialize``), under _work/."""
+    return _peers.materialize(path, WORK)
 
 
 # ------------------------------------------------------------------ the two tables

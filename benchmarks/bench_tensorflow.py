@@ -35,8 +35,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "benchmarks-tensorflow.md")
-ONNX2TF = "/work/venvs/onnx2tf/bin/onnx2tf"
 sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
+
+from _peers import ONNX2TF, onnx2tf_convert  # noqa: E402  (benchmarks/ is this script's own folder)
 
 _CONVERT = r"""
 import sys, warnings
@@ -50,8 +51,9 @@ _LATENCY = r"""
 import json, os, sys, time, warnings, importlib.util
 warnings.simplefilter("ignore")
 args = json.loads(sys.argv[1])
-sys.path[:0] = [args["root"], os.path.join(args["root"], "tests")]
+sys.path[:0] = [args["root"], os.path.join(args["root"], "tests"), os.path.join(args["root"], "benchmarks")]
 import numpy as np
+from _peers import onnx2tf_feed
 import tensorflow as tf
 tf.config.threading.set_intra_op_parallelism_threads(args["threads"])
 tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -73,9 +75,7 @@ if args.get("onnx2tf"):
         loaded = tf.saved_model.load(args["onnx2tf"])
         sig = loaded.signatures["serving_default"]
         (key, spec_), = sig.structured_input_signature[1].items()
-        # onnx2tf moves what it takes for channels to the end: feed the ONNX input that way
-        feed = next(np.ascontiguousarray(np.transpose(x, p)) for p in [(0, 1, 2, 3), (0, 2, 3, 1), (0, 3, 1, 2)]
-                    if tuple(np.transpose(x, p).shape[1:]) == tuple(spec_.shape[1:]))
+        feed = onnx2tf_feed(x, spec_.shape)  # onnx2tf moves what it takes for channels to the end
         out = sig(**{key: tf.constant(feed)})
         outputs["onnx2tf"] = np.asarray(list(out.values())[0])
         runs["onnx2tf"] = lambda: sig(**{key: tf.constant(feed)})
@@ -149,11 +149,10 @@ def bench_model(name: str, size: int, threads: int, rounds: int, per_round: int,
     o2t_dir = None
     if onnx2tf and os.path.exists(onnx2tf):
         cwd = os.path.join(work, f"{name.replace(':', '_')}_onnx2tf_cwd")
-        os.makedirs(cwd, exist_ok=True)
-        np.save(os.path.join(cwd, "calibration_image_sample_data_20x128x128x3_float32.npy"),
-                np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))
         o2t_dir = os.path.join(work, f"{name.replace(':', '_')}_onnx2tf")
-        secs, proc = _run([onnx2tf, "-i", onnx_path, "-o", o2t_dir, "-osd"], cwd=cwd)
+        start = time.perf_counter()
+        proc = onnx2tf_convert(onnx_path, o2t_dir, cwd, exe=onnx2tf)
+        secs = time.perf_counter() - start
         row["onnx2tf_convert_s"] = secs if proc.returncode == 0 else None
         if proc.returncode or not os.path.exists(os.path.join(o2t_dir, "saved_model.pb")):
             row["onnx2tf_error"] = "conversion failed: " + " ".join(

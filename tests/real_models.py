@@ -106,7 +106,8 @@ def keras_model(name: str, size: int = 96):
 
 
 def keras_to_onnx(model, path: str, opset: int = 17) -> str:
-    """tf2onnx.convert.from_keras with a dynamic batch; writes ``path``."""
+    """tf2onnx.convert.from_keras with a dynamic batch, each input of its own dtype (one input
+    is named ``input``); writes ``path``."""
     import numpy as np
     import onnx
     import tensorflow as tf
@@ -115,7 +116,9 @@ def keras_to_onnx(model, path: str, opset: int = 17) -> str:
         np.product = np.prod  # tf2onnx 1.17 still calls np.product (removed in numpy 2)
     import tf2onnx
 
-    spec = (tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="input"),)
+    single = len(model.inputs) == 1
+    spec = tuple(tf.TensorSpec((None, *t.shape[1:]), t.dtype, name="input" if single else t.name)
+                 for t in model.inputs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)

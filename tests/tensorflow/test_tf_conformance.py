@@ -8,7 +8,7 @@ xfail), so the list stays honest.
 TensorFlow traces a ``tf.function`` per case, so the whole suite takes about four minutes
 on 2 cores: the default run takes a representative subset (one case per op, every known
 failure, and every eighth case), ``-m slow`` runs all of them, and
-``benchmarks/support_matrix.py --targets tensorflow`` writes the full table.
+``benchmarks/support_matrix.py --targets tensorflow`` writes the full table (docs/op-support.md).
 """
 
 from __future__ import annotations

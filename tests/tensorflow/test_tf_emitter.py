@@ -180,3 +180,35 @@ def test_ops_command_lists_the_tensorflow_backend():
     table = mmconvert.api.get_backend("tensorflow").supported_ops()
     assert "Conv" in table and "mmconvert.channels_last::Conv" in table and "LSTM" in table
     assert len(table) > 150
+
+
+@pytest.mark.parametrize("pads,strides", [([3, 3, 3, 3], [1, 1]), ([1, 2, 2, 1], [1, 1]), ([3, 3, 3, 3], [2, 2])])
+def test_depthwise_conv_with_pads_and_bias_runs(tmp_path, pads, strides):
+    """A padded depthwise Conv with a bias (ConvNeXt's 7x7): TensorFlow 2.21 aborts the process
+    when a depthwise_conv2d with explicit paddings is followed by bias_add (grappler's fusion),
+    so the emitted code never writes that form; run in a child process, since the bug kills it."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((8, 1, 7, 7)).astype(np.float32), "dw.weight")
+    b = numpy_helper.from_array(rng.standard_normal(8).astype(np.float32), "dw.bias")
+    node = helper.make_node("Conv", ["x", "dw.weight", "dw.bias"], ["y"], name="dw", group=8, pads=pads,
+                            strides=strides)
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8, 12, 12])
+    y_info = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    model = _model([node], [x_info], [y_info], [w, b])
+    out = tmp_path / "out"
+    mmconvert.convert(model, str(out), to="tensorflow", validate=False)
+    src = (out / "model.py").read_text()
+    line = next(ln for ln in src.splitlines() if "tf.nn.depthwise_conv2d(" in ln)
+    assert '"SAME"), self.dw_bias)' in line or '"VALID"), self.dw_bias)' in line  # no explicit paddings
+    x = rng.standard_normal((2, 8, 12, 12)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    code = ("import sys, numpy as np; from validators.runners.tf_runner import Runner; "
+            f"np.save(sys.argv[2], Runner(sys.argv[1]).run([np.load(sys.argv[3])])[0])")
+    proc = subprocess.run([sys.executable, "-c", code, str(out), str(tmp_path / "y.npy"), str(tmp_path / "x.npy")],
+                          capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(
+                              os.path.abspath(__file__)))))
+    assert proc.returncode == 0, proc.stderr[-500:]
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), _reference(model, x), rtol=1e-4, atol=1e-4)

@@ -114,6 +114,17 @@ def _conv_body(c: NodeCtx, x: str, cl: bool) -> str:
                  and not (any(s > 1 for s in strides) and any(d > 1 for d in dilations)))
     st = strides[0] if len(set(strides)) == 1 else strides
     dil = dilations[0] if len(set(dilations)) == 1 else dilations
+    if depthwise and padding not in ('"VALID"', '"SAME"'):
+        # TensorFlow's grappler fuses a DepthwiseConv2dNative with explicit paddings and the
+        # BiasAdd after it, then aborts the process (tensor_format.h "Invalid index from the
+        # dimension"): SAME when the pads are SAME's (stride 1), else the input padded first
+        begin, end = pads
+        totals = [d * (k - 1) for k, d in zip(kernel, dilations)]
+        if all(s == 1 for s in strides) and list(begin) == [t // 2 for t in totals] \
+                and list(end) == [t - t // 2 for t in totals]:
+            padding = '"SAME"'
+        else:
+            x, padding = pad_input(x, begin, end), '"VALID"'
     if depthwise:
         mult = wshape[3] // group
         wd = c.buffer(np.ascontiguousarray(w_const.reshape(kernel + [group, mult])), c.node.inputs[1])
