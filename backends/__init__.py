@@ -5,6 +5,8 @@ without an if-chain:
 
 - ``OUTPUT``: ``"file"`` or ``"folder"``, what the artifact is;
 - ``PASSES``: the registered passes (``ir.passes``) the pipeline runs before it emits;
+- ``OPTIMIZE``: whether ``convert`` adds the optimizer's passes by default (``--optimize`` /
+  ``--no-optimize`` override it);
 - ``preflight(graph)``: raise ``UnsupportedOpsError`` listing every op it lacks, before
   any work is done;
 - ``emit(graph, path, **options) -> EmitResult``: write the artifact at ``path``, a fresh

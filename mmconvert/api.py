@@ -95,13 +95,15 @@ def save(graph: Graph, output, to: str = "onnx", *, force: bool = False, **optio
 
 
 def convert(source, output, to: str = "onnx", framework: str | None = None, validate: bool = True, *,
-            force: bool = False, optimize: bool = False, passes=None, skip=(), observer=None,
+            force: bool = False, optimize: bool | None = None, passes=None, skip=(), observer=None,
             **options) -> ConversionResult:
     """Load ``source``, run the pipeline, emit a ``to`` artifact at ``output`` and (by default)
     check its parity against the source; returns a ConversionResult.
 
     ``optimize=True`` adds the optimizer's passes (``passes``: their names, default
-    ``ir.passes.optimizer_passes(to)``; ``skip``: names left out) to the backend's own.
+    ``ir.passes.optimizer_passes(to)``; ``skip``: names left out) to the backend's own;
+    the default (``None``) is the backend's choice: on for the code-emitting targets
+    (``pytorch``, ``tensorflow``), off for ``onnx``, which keeps the source's structure.
     ``observer`` (see ``mmconvert.optimizer.PassObserver``) sees the graph before the passes
     and after each pass that changed it.
 
@@ -114,6 +116,8 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
     framework = framework or detect_frontend(source)
     graph, records = _load(source, framework, **load_opts)
     pipeline = list(backend.PASSES)
+    if optimize is None:
+        optimize = backend.OPTIMIZE or passes is not None
     if optimize:
         from ir.passes import get, optimizer_passes
 

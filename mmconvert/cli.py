@@ -138,7 +138,8 @@ def cli(quiet: bool) -> None:
 @click.option("--signature", default=None, metavar="NAME",
               help="SavedModel source: the signature to convert (default: serving_default).")
 @click.option("--opset", type=int, default=None, help="ONNX opset to write (default: the source's, else the canonical one).")
-@click.option("--optimize", is_flag=True, help="Run the optimizer's passes too (the onnx target keeps the source's structure otherwise).")
+@click.option("--optimize/--no-optimize", default=None,
+              help="Run the optimizer's passes (default: on for pytorch and tensorflow, off for onnx, which keeps the source's structure).")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists (only an output mmconvert wrote).")
 @click.option("--no-validate", is_flag=True, help="Skip the parity check after converting.")
 @click.option("-v", "--verbose", is_flag=True, help="List the passes run and what each changed.")

@@ -185,3 +185,48 @@ def test_dump_after_cli(tmp_path):
     assert "BatchNormalization" not in g.op_histogram()
     r = run("optimize", EXAMPLE, "-o", str(tmp_path / "n2.onnx"), "--dump-after", "no_such_pass")
     assert r.returncode == 2 and "unknown pass" in r.stderr
+
+
+def _nchw_relu_between_transposes():
+    """x (NHWC) -> Transpose to NCHW -> Relu -> + per-channel bias -> Transpose back: one pair."""
+    h, T = onnx.helper, onnx.TensorProto
+    bias = onnx.numpy_helper.from_array(np.arange(3, dtype=np.float32).reshape(1, 3, 1, 1), "bias")
+    nodes = [h.make_node("Transpose", ["x"], ["t1"], perm=[0, 3, 1, 2], name="t1"),
+             h.make_node("Relu", ["t1"], ["r"], name="r"), h.make_node("Add", ["r", "bias"], ["a"], name="a"),
+             h.make_node("Transpose", ["a"], ["y"], perm=[0, 2, 3, 1], name="t2")]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, [1, 4, 4, 3])],
+                     [h.make_tensor_value_info("y", T.FLOAT, [1, 4, 4, 3])], [bias])
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 18)])
+
+
+def test_cancelling_pairs_finds_a_pair_and_the_optimizer_removes_it(tmp_path):
+    from ir.passes.transpose import cancelling_pairs
+
+    path = tmp_path / "m.onnx"
+    onnx.save(_nchw_relu_between_transposes(), str(path))
+    assert cancelling_pairs(mmconvert.load(str(path))) == [("t1", "t2")]
+    result = mmconvert.optimize(str(path), tmp_path / "opt.onnx")
+    assert result.parity.exit_code == 0
+    assert cancelling_pairs(result.graph) == [] and "Transpose" not in result.ops_after
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,to", [("keras_resnet50", "pytorch"), ("resnet", "tensorflow")])
+def test_emitted_code_holds_no_cancelling_transposes(name, to, tmp_path):
+    """The PyTorch code from a tf2onnx-exported keras ResNet50 and the TensorFlow code from a
+    torch.onnx-exported ResNet: no pair of Transposes that undo each other is left, and the
+    code still matches the source."""
+    from ir.passes.transpose import cancelling_pairs
+
+    path = _bench_models().build(name)
+    if path is None:
+        pytest.skip(f"{name} could not be exported here")
+    result = mmconvert.convert(path, tmp_path / "out", to=to)
+    assert result.parity.exit_code == 0, result.parity.summary()
+    emitted = result.graph
+    if to == "tensorflow":
+        from backends.tensorflow import prepare
+
+        emitted = prepare(result.graph)
+    assert cancelling_pairs(emitted) == []
+    assert emitted.op_histogram().get("Transpose", 0) <= 2  # at most one in (the input) and one out

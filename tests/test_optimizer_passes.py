@@ -131,8 +131,8 @@ NOOPS = [
     ("Slice", [h.make_node("Slice", ["x", "st", "en"], ["t"])],
      [init("st", np.array([0], np.int64)), init("en", np.array([2 ** 62], np.int64))]),
     ("Expand", [h.make_node("Expand", ["x", "s"], ["t"])], [init("s", np.array([1, 1], np.int64))]),
-    ("Mul1", [h.make_node("Mul", ["one", "x"], ["t"])], [init("one", np.ones((1, 4), np.float32))]),
-    ("Add0", [h.make_node("Add", ["x", "zero"], ["t"])], [init("zero", np.zeros(4, np.float32))]),
+    ("Mul1", [h.make_node("Mul", ["one", "x"], ["t"])], [init("one", np.ones((1, 1), np.float32))]),
+    ("Add0", [h.make_node("Add", ["x", "zero"], ["t"])], [init("zero", np.zeros(1, np.float32))]),
     ("Div1", [h.make_node("Div", ["x", "one"], ["t"])], [init("one", np.float32(1))]),
 ]
 
@@ -150,6 +150,8 @@ KEPT = [
     ("cast to another type", h.make_node("Cast", ["x"], ["t"], to=T.DOUBLE), None, ["batch", 4]),
     ("slice of part", h.make_node("Slice", ["x", "st", "en"], ["t"]), None, ["batch", 4]),
     ("add of non-zero", h.make_node("Add", ["x", "k"], ["t"]), init("k", np.full(4, 1e-30, np.float32)), ["batch", 4]),
+    # a layer's weight still at its initial value stays a weight (code keeps it as a parameter)
+    ("stored zero bias", h.make_node("Add", ["x", "bias"], ["t"]), init("bias", np.zeros(4, np.float32)), ["batch", 4]),
 ]
 
 

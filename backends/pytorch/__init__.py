@@ -7,6 +7,8 @@ from .emitter import emit, generate, missing_ops, preflight, supported_ops
 
 REQUIRES = "torch"
 OUTPUT = "folder"
+# the optimizer runs by default (convert --no-optimize leaves it out)
+OPTIMIZE = True
 PASSES: tuple[str, ...] = ("remove_dead_nodes", "remove_unused_initializers", "fold_constants")
 
 
@@ -18,4 +20,4 @@ def save(graph, output, *, force: bool = False, **options):
     return save_artifact(me, graph, output, force=force, **options)
 
 
-__all__ = ["OUTPUT", "PASSES", "REQUIRES", "emit", "generate", "missing_ops", "preflight", "save", "supported_ops"]
+__all__ = ["OPTIMIZE", "OUTPUT", "PASSES", "REQUIRES", "emit", "generate", "missing_ops", "preflight", "save", "supported_ops"]

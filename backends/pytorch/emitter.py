@@ -101,6 +101,8 @@ class TorchDialect(Dialect):
         dt = TORCH_DTYPE[dtypes.of_array(array)]
         empty = f"torch.empty({tuple(array.shape)!r}, dtype={dt})"
         persistent = not cg.source_state or base in cg.source_state
+        if not persistent:  # a computed tensor named after a layer's output: off the layers' paths
+            base = base.replace(".", "_")
         if base in cg.source_params and array.dtype.kind in "fc":
             node = self._tree(cg).tensor(base, "param", lambda owner, name, expr: f"{expr} = nn.Parameter({empty})")
         else:

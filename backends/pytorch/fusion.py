@@ -138,7 +138,9 @@ def _attention(m: _Matcher, pv: Node, fused, skip) -> None:
     rq = _rank(m, q)
     if rq is None or rq < 3 or _rank(m, kt) != rq or _rank(m, v) != rq:
         return
-    if mask is not None and (_rank(m, mask) is None or _rank(m, mask) > rq):
+    # F.scaled_dot_product_attention indexes the mask's last two dims: a scalar or a vector
+    # added to the scores stays as it is written
+    if mask is not None and (_rank(m, mask) is None or not 2 <= _rank(m, mask) <= rq):
         return
     # K^T is often spelled Reshape -> Transpose(last two) -> Reshape, or one Transpose of the
     # last two dims: read K from before it

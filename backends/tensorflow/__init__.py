@@ -8,6 +8,8 @@ from .emitter import PASSES, emit, generate, missing_ops, preflight, prepare, su
 
 REQUIRES = "tensorflow"
 OUTPUT = "folder"
+# the optimizer runs by default (convert --no-optimize leaves it out)
+OPTIMIZE = True
 
 
 def save(graph, output, *, force: bool = False, **options):
@@ -18,5 +20,5 @@ def save(graph, output, *, force: bool = False, **options):
     return save_artifact(me, graph, output, force=force, **options)
 
 
-__all__ = ["OUTPUT", "PASSES", "REQUIRES", "emit", "generate", "missing_ops", "preflight", "prepare", "save",
+__all__ = ["OPTIMIZE", "OUTPUT", "PASSES", "REQUIRES", "emit", "generate", "missing_ops", "preflight", "prepare", "save",
            "supported_ops"]

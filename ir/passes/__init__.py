@@ -65,12 +65,15 @@ def _load_all() -> None:
 
 
 # The optimizer's passes, in the order they run (to a fixed point, all together): what
-# `mmconvert optimize` and `convert --optimize` run.  Types first (the fusions read them),
-# then the clean-ups that make patterns visible, then the fusions.
+# `mmconvert optimize`, `convert --optimize` and (by default) the code-emitting targets run.
+# Types first (the fusions read them), then the clean-ups that make patterns visible
+# (transposes that an exporter left between layout-agnostic ops sink until they cancel),
+# then the fusions.
 OPTIMIZER: tuple[str, ...] = (
     "infer_shapes", "initializers_out_of_inputs", "constants_to_initializers", "remove_noops", "fold_constants", "fold_large_constants", "fold_layout_constants",
     "remove_dead_nodes",
     "remove_unused_initializers", "dedupe_initializers", "eliminate_common_subexpressions",
+    "sink_transposes", "cancel_transposes",
     "fold_batchnorm", "fold_affine_into_conv", "fuse_pad_into_conv", "fuse_reshape_chains",
     "fuse_unsqueeze_chains", "fuse_squeeze_chains", "fuse_slice_chains", "fuse_concat_chains",
     "fuse_flatten_softmax", "fuse_reshaped_transpose", "fuse_matmul_add", "fuse_gelu", "fuse_layer_norm", "fuse_rms_norm", "fuse_attention", "fuse_hardswish",
@@ -79,9 +82,10 @@ OPTIMIZER: tuple[str, ...] = (
 # passes left out for a target: ONNX Runtime 1.32 has no Swish kernel at opset 28, and its
 # CPU Attention kernel is slower than what it makes of the decomposed form (see
 # docs/benchmarks-optimizer.md); code reads better with `torch.full(...)` than with a stored
-# tensor of one value
+# tensor of one value; the TensorFlow backend writes the attention it is given as matmuls and
+# a softmax either way, and its Attention handler covers fewer forms (masks) than the pass makes
 NOT_FOR = {"onnx": frozenset({"fuse_silu", "fuse_attention"}), "pytorch": frozenset({"fold_large_constants"}),
-           "tensorflow": frozenset({"fold_large_constants"})}
+           "tensorflow": frozenset({"fold_large_constants", "fuse_attention"})}
 
 
 def optimizer_passes(target: str = "onnx", *, skip=()) -> list[str]:

@@ -4,6 +4,8 @@ ConvTranspose or Gemm with constant weights goes into those weights.
 ``BN(y) = (y - mean) * scale / sqrt(var + eps) + B`` is ``y * s + t`` per output channel, so
 ``BN(conv(x, W, b)) = conv(x, W * s, b * s + t)``.  The arithmetic is done in float64 and
 stored in the weight's dtype.  A weight read by another node too is copied, not changed.
+A source's own parameters (a PyTorch or Keras source's state) are never folded: the emitted
+module keeps them, so it loads the source's weights by name.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 from ..graph import Graph
 from ..node import Node
 from . import register
-from .match import const, fresh, op, private, rank, replace, used_outputs
+from .match import const, fresh, op, private, rank, replace, source_state, used_outputs
 
 _LINEAR = ("Conv", "ConvTranspose", "Gemm")
 
@@ -23,6 +25,8 @@ MAX_WEIGHT = 1 << 26  # elements: folding computes in float64, so a larger weigh
 
 def _weights(graph: Graph, node: Node):
     """(W, b or None) of a Conv/ConvTranspose/Gemm with constant float weights, else None."""
+    if source_state(graph, *node.inputs[1:3]):
+        return None
     w = const(graph, node.inputs[1])
     if w is None or w.dtype.kind != "f" or w.size > MAX_WEIGHT:
         return None
@@ -111,7 +115,8 @@ def _bn_affine(graph: Graph, bn: Node, channels: int) -> tuple[np.ndarray, np.nd
     constant parameters whose only used output is the first."""
     if bn.op_type != "BatchNormalization" or op(graph, bn.outputs[0], "BatchNormalization") is None:
         return None
-    if int(bn.attrs.get("training_mode", 0)) or used_outputs(graph, bn)[1:] or len(bn.inputs) != 5:
+    if int(bn.attrs.get("training_mode", 0)) or used_outputs(graph, bn)[1:] or len(bn.inputs) != 5 \
+            or source_state(graph, *bn.inputs[1:]):
         return None
     params = [const(graph, t) for t in bn.inputs[1:]]
     if any(p is None or p.dtype.kind != "f" for p in params):
@@ -172,7 +177,7 @@ def fold_batchnorm(graph: Graph) -> int:
 def _per_channel(graph: Graph, tensor: str, out_rank: int | None, channels: int) -> np.ndarray | None:
     """A constant that broadcasts along the channel axis (1) of a rank ``out_rank`` tensor only,
     as a (channels,) float64 vector."""
-    c = const(graph, tensor)
+    c = None if source_state(graph, tensor) else const(graph, tensor)
     if c is None or c.dtype.kind != "f" or out_rank is None or c.ndim > out_rank:
         return None
     if c.size == 1:

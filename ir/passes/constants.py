@@ -9,7 +9,7 @@ import numpy as np
 from ..graph import Graph
 from ..opset import is_default_domain
 from . import register
-from .match import overridable, read_by_subgraph
+from .match import overridable, read_by_subgraph, source_state
 
 _VALUE_ATTRS = {"value": None, "value_float": np.float32, "value_floats": np.float32,
                 "value_int": np.int64, "value_ints": np.int64}
@@ -103,11 +103,12 @@ def _equal(a: np.ndarray, b: np.ndarray) -> bool:
 @register()
 def dedupe_initializers(graph: Graph) -> int:
     """Initializers with the same dtype, shape and bytes become one (the first keeps its name);
-    graph outputs, overridable graph inputs and weights a subgraph reads are left alone."""
+    graph outputs, overridable graph inputs, weights a subgraph reads and a source's own
+    parameters (its state dict keeps every name) are left alone."""
     merged = 0
     groups: dict[tuple, list[str]] = {}
     for name, arr in graph.initializers.items():
-        if name in graph.outputs or overridable(graph, name) or arr.dtype == object:
+        if name in graph.outputs or overridable(graph, name) or arr.dtype == object or source_state(graph, name):
             continue
         groups.setdefault((str(arr.dtype), arr.shape), []).append(name)
     for names in groups.values():

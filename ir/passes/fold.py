@@ -238,8 +238,9 @@ def _layout_view(node: Node, x: np.ndarray, const_of) -> np.ndarray | None:
 def fold_layout_constants(graph: Graph) -> int:
     """A Transpose, Reshape, Flatten, Squeeze, Unsqueeze or Identity of a constant of any size
     becomes a constant (a numpy view: nothing is copied); when it is the weight's only reader the
-    weight keeps its name (``fc.weight`` transposed is still ``fc.weight``)."""
-    from .match import bypass, const, private, read_by_subgraph
+    weight keeps its name (``fc.weight`` transposed is still ``fc.weight``).  A source's own
+    parameter (``metadata["state_dict"]``) is left as it is: its state dict must still load."""
+    from .match import bypass, const, private, read_by_subgraph, source_state
 
     folded = 0
     for node in graph.nodes:
@@ -247,7 +248,7 @@ def fold_layout_constants(graph: Graph) -> int:
                 or not is_default_domain(node.domain) or not node.inputs or node.outputs[0] in graph.outputs:
             continue
         src = node.inputs[0]
-        x = const(graph, src)
+        x = None if source_state(graph, src) else const(graph, src)
         if x is None or x.dtype == object:
             continue
         value = _layout_view(node, x, lambda t: const(graph, t))

@@ -35,6 +35,7 @@ from ..node import Node
 from ..opset import is_default_domain
 from ..types import ValueType
 from . import register
+from .match import source_state
 
 # the domain of the channels-last forms of channel-first ops (Conv, pools, norms ...)
 CHANNELS_LAST = "mmconvert.channels_last"
@@ -545,7 +546,8 @@ def _fill_transposed(g: Graph, node: Node) -> bool:
 @register()
 def cancel_transposes(graph: Graph) -> int:
     """Merge a Transpose of a Transpose into one (an inverse pair cancels), drop identity
-    Transposes, fold Transposes of constants, and remove Transposes nothing reads."""
+    Transposes, fold Transposes of constants (not of a source's own parameters, which keep
+    their shape), and remove Transposes nothing reads."""
     changed = 0
     for g in graph.iter_graphs():
         for node in g.nodes:
@@ -564,7 +566,8 @@ def cancel_transposes(graph: Graph) -> int:
                 continue
             c = g.constant(node.inputs[0])
             out = node.outputs[0]
-            if c is not None and c.dtype != object and out not in g.outputs and c.size <= (1 << 24):
+            if c is not None and c.dtype != object and out not in g.outputs and c.size <= (1 << 24) \
+                    and not source_state(graph, node.inputs[0]):  # a source's parameter keeps its shape
                 g.remove_node(node.name)
                 g.initializers[out] = np.ascontiguousarray(np.transpose(c, node.attrs["perm"]))
                 g.values.pop(out, None)

@@ -43,6 +43,14 @@ def const(graph: Graph, tensor: str) -> np.ndarray | None:
     return None if c is None or c.dtype == object else np.asarray(c)
 
 
+def source_state(graph: Graph, *tensors: str) -> bool:
+    """One of ``tensors`` is the source's own state (a parameter or buffer a PyTorch or Keras
+    source listed in ``metadata["state_dict"]``): a pass may read it but never rewrite, merge
+    or drop it, so that the emitted module still loads the source's weights by name."""
+    state = graph.metadata.get("state_dict") or ()
+    return any(t in state for t in tensors if t)
+
+
 def scalar(graph: Graph, tensor: str) -> float | None:
     """A constant holding one number (of any shape with one element), as a float."""
     c = const(graph, tensor)

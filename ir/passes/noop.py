@@ -159,6 +159,8 @@ def _neutral(graph: Graph, x: str, c: str, value: float, out: str) -> str | None
     if c in (graph.metadata.get("state_dict") or ()):
         return None  # a source's own parameter (a LayerNorm weight still at its initial 1s) stays
     k = const(graph, c)
+    if k is not None and k.size > 1 and c in graph.initializers:
+        return None  # a layer's stored weight (a bias still at its initial zeros) stays a weight
     if k is None or k.size == 0 or k.dtype.kind not in "fiub" or not np.all(k == value):
         return None
     s = shape(graph, x)
@@ -187,7 +189,9 @@ def remove_noops(graph: Graph) -> int:
     """Remove nodes that certainly pass their input through unchanged (same dtype, same shape):
     Identity, inference Dropout, Cast to its own type, Reshape/Flatten/Squeeze/Unsqueeze/Expand/
     Tile to the same shape, identity Transpose, zero Pad, whole Slice, single-input
-    Concat/Sum/Max/Min/Mean, x*1, x/1, x+0, x-0, x**1."""
+    Concat/Sum/Max/Min/Mean, x*1, x/1, x+0, x-0, x**1 (with a constant of one element, or a
+    computed one: a stored weight of several elements, such as a bias still at its initial
+    zeros, stays, so that code-emitting targets keep it as a layer's parameter)."""
     removed = 0
     for g in graph.iter_graphs():
         for node in g.nodes:

@@ -23,6 +23,7 @@ from ..types import ValueType
 from . import register
 from .fold import static_shape as _shape
 from .layout import cancel_transposes  # noqa: F401 - one cancelling pass for every transpose user
+from .match import source_state
 
 UNARY = frozenset({
     "Abs", "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Cast", "Ceil", "Celu", "Clip", "Cos", "Cosh", "Elu",
@@ -164,7 +165,9 @@ def _rearranged(graph: Graph, tensor: str, p: list[int], near: str) -> str:
     full = (1,) * (r - len(shape)) + tuple(shape)
     inv = _inverse(p)
     target = [full[inv[i]] for i in range(r)]  # target[j] = full[i] where p[i] == j
-    value = graph.constant(tensor)
+    # a source's own parameter keeps its name and shape (its state dict still loads): it is
+    # rearranged at run time like any other tensor
+    value = None if source_state(graph, tensor) else graph.constant(tensor)
     if value is not None:
         new = np.ascontiguousarray(np.transpose(np.asarray(value).reshape(full), inv))
         if tensor in graph.initializers and len(graph.consumers(tensor)) == 1 and tensor not in graph.outputs:
@@ -307,3 +310,36 @@ def _drain(graph: Graph, name: str, work: deque, level: int) -> int:
     if not graph.consumers(tensor) and tensor not in graph.outputs:
         graph.remove_node(node.name)
     return moved
+
+
+def cancelling_pairs(graph: Graph, depth: int = 8) -> list[tuple[str, str]]:
+    """Pairs (first, second) of Transposes that undo each other with only element-wise ops
+    of one varying input between them (activations, or a broadcast op whose other operands
+    are constants, which can be rearranged): what sink/cancel leave behind when they miss one.  Subgraph bodies
+    included.  An analysis, not a pass: the emitted code of a model should have none."""
+    pairs = []
+    for g in graph.iter_graphs():
+        for second in g.nodes:
+            if not _is_transpose(second) or _perm(second) is None:
+                continue
+            tensor, steps = second.inputs[0], 0
+            while steps <= depth:
+                node = g.producer(tensor)
+                if node is None or not is_default_domain(node.domain):
+                    break
+                if _is_transpose(node):
+                    p1, p2 = _perm(node), _perm(second)
+                    if p1 is not None and len(p1) == len(p2) and [p1[i] for i in p2] == list(range(len(p2))):
+                        pairs.append((node.name, second.name))
+                    break
+                varying = [t for t in node.inputs if t and g.constant(t) is None and not _one_element(g, t)]
+                if len(node.outputs) != 1 or len(varying) != 1 or \
+                        (node.op_type not in UNARY and node.op_type not in BROADCAST):
+                    break
+                tensor, steps = varying[0], steps + 1
+    return pairs
+
+
+def _one_element(graph: Graph, tensor: str) -> bool:
+    shape = _shape(graph, tensor)
+    return shape is not None and all(d == 1 for d in shape)
