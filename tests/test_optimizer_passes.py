@@ -168,6 +168,19 @@ def test_remove_noops_keeps_what_changes_the_value(name, node, extra, out_shape)
     assert changes["remove_noops"] == 0
 
 
+def test_a_zero_bias_goes_only_where_weights_need_not_stay():
+    g = graph_of([h.make_node("Add", ["x", "bias"], ["t"]), h.make_node("Relu", ["t"], ["y"])],
+                 [vi("x", ["batch", 4])], [vi("y", ["batch", 4])], [init("bias", np.zeros(4, np.float32))])
+    optimized(g, "remove_noops")
+    assert ops(g) == ["Add", "Relu"]  # a layer's weight: remove_noops keeps it
+    optimized(g, "remove_neutral_weights")
+    assert ops(g) == ["Relu"]
+    from ir.passes import optimizer_passes
+
+    assert "remove_neutral_weights" in optimizer_passes("onnx")
+    assert "remove_neutral_weights" not in optimizer_passes("pytorch") + optimizer_passes("tensorflow")
+
+
 def test_a_noop_before_a_graph_output_keeps_the_output_name():
     g = graph_of([h.make_node("Relu", ["x"], ["r"]), h.make_node("Identity", ["r"], ["y"])],
                  [vi("x", ["batch", 4])], [vi("y", ["batch", 4])])

@@ -70,7 +70,8 @@ def _load_all() -> None:
 # (transposes that an exporter left between layout-agnostic ops sink until they cancel),
 # then the fusions.
 OPTIMIZER: tuple[str, ...] = (
-    "infer_shapes", "initializers_out_of_inputs", "constants_to_initializers", "remove_noops", "fold_constants", "fold_large_constants", "fold_layout_constants",
+    "infer_shapes", "initializers_out_of_inputs", "constants_to_initializers", "remove_noops",
+    "remove_neutral_weights", "fold_constants", "fold_large_constants", "fold_layout_constants",
     "remove_dead_nodes",
     "remove_unused_initializers", "dedupe_initializers", "eliminate_common_subexpressions",
     "sink_transposes", "cancel_transposes",
@@ -82,10 +83,11 @@ OPTIMIZER: tuple[str, ...] = (
 # passes left out for a target: ONNX Runtime 1.32 has no Swish kernel at opset 28, and its
 # CPU Attention kernel is slower than what it makes of the decomposed form (see
 # docs/benchmarks-optimizer.md); code reads better with `torch.full(...)` than with a stored
-# tensor of one value; the TensorFlow backend writes the attention it is given as matmuls and
+# tensor of one value, and a layer's bias at its initial zeros stays a parameter; the TensorFlow backend writes the attention it is given as matmuls and
 # a softmax either way, and its Attention handler covers fewer forms (masks) than the pass makes
-NOT_FOR = {"onnx": frozenset({"fuse_silu", "fuse_attention"}), "pytorch": frozenset({"fold_large_constants"}),
-           "tensorflow": frozenset({"fold_large_constants", "fuse_attention"})}
+NOT_FOR = {"onnx": frozenset({"fuse_silu", "fuse_attention"}),
+           "pytorch": frozenset({"fold_large_constants", "remove_neutral_weights"}),
+           "tensorflow": frozenset({"fold_large_constants", "fuse_attention", "remove_neutral_weights"})}
 
 
 def optimizer_passes(target: str = "onnx", *, skip=()) -> list[str]:

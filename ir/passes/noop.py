@@ -154,13 +154,15 @@ def _split_whole(graph: Graph, node: Node) -> str | None:
     return node.inputs[0] if len(node.outputs) == 1 else None
 
 
-def _neutral(graph: Graph, x: str, c: str, value: float, out: str) -> str | None:
-    """``x`` when constant ``c`` is all ``value`` and broadcasting it against ``x`` keeps ``x``'s type."""
+def _neutral(graph: Graph, x: str, c: str, value: float, out: str, stored: bool = False) -> str | None:
+    """``x`` when constant ``c`` is all ``value`` and broadcasting it against ``x`` keeps ``x``'s type;
+    ``stored`` picks which constants count: one-element or computed ones (False), or a stored
+    weight of several elements (True: a bias still at its initial zeros)."""
     if c in (graph.metadata.get("state_dict") or ()):
         return None  # a source's own parameter (a LayerNorm weight still at its initial 1s) stays
     k = const(graph, c)
-    if k is not None and k.size > 1 and c in graph.initializers:
-        return None  # a layer's stored weight (a bias still at its initial zeros) stays a weight
+    if k is not None and (k.size > 1 and c in graph.initializers) != stored:
+        return None
     if k is None or k.size == 0 or k.dtype.kind not in "fiub" or not np.all(k == value):
         return None
     s = shape(graph, x)
@@ -173,15 +175,27 @@ def _neutral(graph: Graph, x: str, c: str, value: float, out: str) -> str | None
 
 
 @rule("Mul", "Add", "Sub", "Div", "Pow")
-def _arith(graph: Graph, node: Node) -> str | None:
+def _arith(graph: Graph, node: Node, stored: bool = False) -> str | None:
     """``x * 1``, ``1 * x``, ``x / 1``, ``x + 0``, ``0 + x``, ``x - 0``, ``x ** 1``."""
     a, b = node.inputs[0], node.inputs[1]
     y = node.outputs[0]
     if node.op_type in ("Mul", "Add"):
         v = 1.0 if node.op_type == "Mul" else 0.0
-        return _neutral(graph, a, b, v, y) or _neutral(graph, b, a, v, y)
+        return _neutral(graph, a, b, v, y, stored) or _neutral(graph, b, a, v, y, stored)
     v = 0.0 if node.op_type == "Sub" else 1.0
-    return _neutral(graph, a, b, v, y)
+    return _neutral(graph, a, b, v, y, stored)
+
+
+def _stored_weight_arith(graph: Graph, node: Node) -> str | None:
+    return _arith(graph, node, stored=True)
+
+
+@register()
+def remove_neutral_weights(graph: Graph) -> int:
+    """``x * W``, ``x / W``, ``x + W``, ``x - W`` and ``x ** W`` with a stored weight ``W`` of several
+    elements that is all neutral (a bias still at its initial zeros, a scale at its ones) go.
+    Not for the code-emitting targets: they keep such a weight as the layer's parameter."""
+    return _remove(graph, {t: _stored_weight_arith for t in ("Mul", "Add", "Sub", "Div", "Pow")})
 
 
 @register()
@@ -189,13 +203,16 @@ def remove_noops(graph: Graph) -> int:
     """Remove nodes that certainly pass their input through unchanged (same dtype, same shape):
     Identity, inference Dropout, Cast to its own type, Reshape/Flatten/Squeeze/Unsqueeze/Expand/
     Tile to the same shape, identity Transpose, zero Pad, whole Slice, single-input
-    Concat/Sum/Max/Min/Mean, x*1, x/1, x+0, x-0, x**1 (with a constant of one element, or a
-    computed one: a stored weight of several elements, such as a bias still at its initial
-    zeros, stays, so that code-emitting targets keep it as a layer's parameter)."""
+    Concat/Sum/Max/Min/Mean, x*1, x/1, x+0, x-0, x**1 (with a constant of one element or a
+    computed one; a stored weight of several elements is :func:`remove_neutral_weights`')."""
+    return _remove(graph, RULES)
+
+
+def _remove(graph: Graph, rules: dict[str, Rule]) -> int:
     removed = 0
     for g in graph.iter_graphs():
         for node in g.nodes:
-            fn = RULES.get(node.op_type)
+            fn = rules.get(node.op_type)
             if fn is None or not plain(node) or not node.inputs or not node.inputs[0] or node.name not in g.nx:
                 continue
             if len([o for o in node.outputs if o]) == 0:
