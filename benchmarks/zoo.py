@@ -647,7 +647,8 @@ def render(results: dict) -> str:
         " (one where the model's batch is fixed). *max abs* is the largest difference over all outputs and samples;"
         " *convert* is convert's wall time less its parity check; *latency* is the emitted model's best call over"
         " the source's (same process, one thread each, interleaved rounds, first sample). Peers run on the same"
-        " inputs and are judged by the same comparison.",
+        " inputs and are judged by the same comparison; a `-` in a peer column is a cell not run (a run stopped"
+        " for time, or one whose harness was at fault and was discarded), not a failure.",
         "",
     ]
     for source, targets in TARGETS.items():
