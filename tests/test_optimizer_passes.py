@@ -573,3 +573,41 @@ def test_fusions_leave_a_graph_held_below_the_fused_ops_opset():
     g = mmconvert.load(model, upgrade_opset=False)
     records = run_pipeline(g, ["infer_shapes", "fuse_gelu"])
     assert records[1].changes == 0 and "Gelu" not in ops(g)
+
+
+def test_selects_covering_an_axis_become_one_split():
+    """q, k, v = x[0], x[1], x[-1]: one Split + Squeezes, outputs kept (ONNX Runtime's own
+    fusion of this group fails on a graph holding two of them)."""
+    nodes = [h.make_node("Gather", ["x", f"i{k}"], [f"p{k}"], axis=0, name=f"g{k}") for k in range(3)]
+    nodes += [h.make_node("Add", ["p0", "p1"], ["s"]), h.make_node("Mul", ["s", "p2"], ["y"])]
+    g = graph_of(nodes, [vi("x", [3, "batch", 4])], [vi("y", ["batch", 4])],
+                 [init("i0", np.int64(0)), init("i1", np.int64(1)), init("i2", np.int64(-1))])
+    _, changes = optimized(g, "gathers_to_split")
+    assert changes["gathers_to_split"] == 1 and ops(g) == ["Add", "Mul", "Split", "Squeeze", "Squeeze", "Squeeze"]
+    # a group that misses an index, or repeats one, stays
+    for idx in ((0, 1, 1), (0, 1, 5)):
+        nodes = [h.make_node("Gather", ["x", f"i{k}"], [f"p{k}"], axis=0) for k in range(3)]
+        nodes += [h.make_node("Add", ["p0", "p1"], ["s"]), h.make_node("Mul", ["s", "p2"], ["y"])]
+        g = graph_of(nodes, [vi("x", [6 if 5 in idx else 3, "batch", 4])], [vi("y", ["batch", 4])],
+                     [init(f"i{k}", np.int64(v)) for k, v in enumerate(idx)])
+        _, changes = optimized(g, "gathers_to_split")
+        assert changes["gathers_to_split"] == 0
+
+
+def test_the_pytorch_decoder_onnx_file_loads_in_onnx_runtime_with_default_optimizations(tmp_path):
+    torch = pytest.importorskip("torch")
+    import onnxruntime as ort
+
+    class Two(torch.nn.Module):  # two attention blocks: two select groups in one graph
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.MultiheadAttention(16, 2, batch_first=True)
+            self.b = torch.nn.MultiheadAttention(16, 2, batch_first=True)
+
+        def forward(self, x):
+            return self.b(self.a(x, x, x)[0], x, x)[0]
+
+    out = tmp_path / "m.onnx"
+    result = mmconvert.convert(Two().eval(), str(out), to="onnx", example_inputs=(torch.randn(2, 5, 16),))
+    assert result.parity.status == "pass"
+    ort.InferenceSession(str(out))  # extended-level optimizations on: used to fail ("replace the existing tensor")

@@ -214,7 +214,9 @@ class Translator:
             raise Unmapped(missing)
         self._outputs(nodes)
         from ir.passes.cleanup import remove_unused_initializers
+        from ir.passes.split import gathers_to_split
 
+        gathers_to_split(self.g)  # q, k, v = proj[0], proj[1], proj[2]: one Split (ONNX Runtime needs it)
         remove_unused_initializers(self.g)  # buffers the forward never reads (num_batches_tracked ...)
         return self.g
 

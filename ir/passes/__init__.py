@@ -61,7 +61,7 @@ def describe(name: str) -> str:
 
 def _load_all() -> None:
     from . import (batchnorm, chains, cleanup, constants, cse, fold, fuse_activations, fuse_attention,  # noqa: F401
-                   fuse_norm, infer, layout, noop, transpose, weights)  # registers the passes
+                   fuse_norm, infer, layout, noop, split, transpose, weights)  # registers the passes
 
 
 # The optimizer's passes, in the order they run (to a fixed point, all together): what
