@@ -609,6 +609,13 @@ def run_seconds(results: dict) -> tuple[float, float]:
     return sum(workers.values()), sum(c.get("wall_s", 0.0) for c in results["cells"] if c["tool"] != OURS)
 
 
+def _plain(text: str | None) -> str:
+    """A reason as plain text: terminal colour codes (torch.onnx prints them) removed."""
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text or "")
+
+
 def render(results: dict) -> str:
     """docs/support-matrix.md from the results (pure: the fast test calls it on made-up results)."""
     meta, models = results.get("meta", {}), results["models"]
@@ -689,7 +696,7 @@ def render(results: dict) -> str:
     for c in sorted(fails, key=lambda c: (c["model"], c["target"])):
         m = models.get(c["model"], {})
         lines.append(f"- **{m.get('name', c['model'])}** ({LABEL.get(m.get('source'), '?')} -> {LABEL[c['target']]}):"
-                     f" {c.get('reason') or 'no reason recorded'}")
+                     f" {_plain(c.get('reason')) or 'no reason recorded'}")
     untimed = [c for c in results["cells"] if c["tool"] == OURS and c.get("latency_error")]
     if untimed:
         lines += ["", "## Cells whose artifact could not be timed", "",
@@ -698,14 +705,14 @@ def render(results: dict) -> str:
         for c in sorted(untimed, key=lambda c: (c["model"], c["target"])):
             m = models.get(c["model"], {})
             lines.append(f"- **{m.get('name', c['model'])}** ({LABEL.get(m.get('source'), '?')} -> {LABEL[c['target']]}):"
-                         f" {c['latency_error']}")
+                         f" {_plain(c['latency_error'])}")
     peer_fails = [c for c in results["cells"] if c["tool"] != OURS and c["status"] != "pass"]
     if peer_fails:
         lines += ["", "## Peers' failing cells", ""]
         for c in sorted(peer_fails, key=lambda c: (c["tool"], c["model"])):
             m = models.get(c["model"], {})
             lines.append(f"- {c['tool']}, **{m.get('name', c['model'])}** -> {LABEL[c['target']]}:"
-                         f" {c.get('reason') or 'outputs differ'}")
+                         f" {_plain(c.get('reason')) or 'outputs differ'}")
     return "\n".join(lines) + "\n"
 
 
