@@ -131,6 +131,20 @@ def _transpose(g: Graph, tensor: str, perm, base: str | None = None) -> str:
     return name
 
 
+def _kernel(g: Graph, node: Node, tensor: str, perm) -> str:
+    """A convolution's kernel stored spatial-first: a weight only ``node`` reads is rearranged
+    where it is and keeps its name (``conv1.weight`` stays the variable's name); otherwise the
+    rearranged copy is a new tensor (:func:`_transpose`)."""
+    c = g.constant(tensor)
+    if c is None or c.dtype == object or tensor not in g.initializers or tensor in g.inputs \
+            or tensor in g.outputs or [n.name for n in g.consumers(tensor)] != [node.name] \
+            or _feeds_subgraph(g, tensor):
+        return _transpose(g, tensor, perm)
+    g.initializers[tensor] = np.ascontiguousarray(np.transpose(c, perm))
+    g.values.pop(tensor, None)
+    return tensor
+
+
 def _feeds_subgraph(g: Graph, tensor: str) -> bool:
     return any(tensor not in n.inputs for n in g.consumers(tensor))
 
@@ -220,7 +234,7 @@ def channels_last(graph: Graph) -> int:
             inputs = list(node.inputs)
             inputs[0] = _transpose(g, inputs[0], to_last(r))
             if node.op_type in ("Conv", "ConvTranspose"):
-                inputs[1] = _transpose(g, inputs[1], _kernel_perm(r))
+                inputs[1] = _kernel(g, node, inputs[1], _kernel_perm(r))
             _replace(g, node, inputs, [to_first(r)] + [None] * (len(node.outputs) - 1), domain=CHANNELS_LAST)
             changed += 1
     return changed

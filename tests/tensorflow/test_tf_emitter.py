@@ -72,9 +72,9 @@ def test_artifact_contract_and_readable_code(tmp_path):
     assert "tf.nn.bias_add(" in src
     assert "del " in src
     # weights are variables named after the source tensors
-    assert "name='layer1.conv.weight_hwio'" in src and "name='layer1.conv.bias'" in src
+    assert "name='layer1.conv.weight'" in src and "name='layer1.conv.bias'" in src
     model = runner.model
-    assert {v.name.split(":")[0] for v in model.variables} >= {"layer1.conv.weight_hwio", "layer1.conv.bias", "fc.weight"}
+    assert {v.name.split(":")[0] for v in model.variables} >= {"layer1.conv.weight", "layer1.conv.bias", "fc.weight"}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["target"] == "tensorflow" and manifest["outputs"] == ["y"] and "x" in manifest["inputs"]
     for batch in (2, 5):  # the batch is symbolic: any size runs
