@@ -278,3 +278,22 @@ def test_the_api_refuses_like_the_cli(tmp_path):
         mmconvert.convert(EXAMPLE, tmp_path / "exists.onnx", to="onnx", validate=False)
     with pytest.raises(InputError, match="is the source"):
         mmconvert.convert(EXAMPLE, EXAMPLE, to="onnx", validate=False, force=True)
+
+
+@pytest.mark.parametrize("to", ["pytorch", "tensorflow"])
+def test_a_string_attribute_outside_its_values_is_an_invalid_model_in_every_backend(tmp_path, to):
+    """Pad mode='bogus' is not an ONNX model: both code-emitting backends say so (exit 2, the
+    node named) instead of writing code for some other mode."""
+    pytest.importorskip("torch" if to == "pytorch" else "tensorflow")
+    from ir.errors import GraphValidationError
+
+    pads = numpy_helper.from_array(np.array([0, 1, 0, 1], np.int64), "pads")
+    g = helper.make_graph([helper.make_node("Pad", ["x", "pads"], ["y"], mode="bogus", name="the_pad")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])], [pads])
+    path = tmp_path / "m.onnx"
+    path.write_bytes(helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)]).SerializeToString())
+    with pytest.raises(GraphValidationError, match="mode='bogus'") as e:
+        mmconvert.convert(str(path), tmp_path / "out", to=to)
+    assert e.value.exit_code == 2 and "the_pad" in str(e.value)
+    assert not (tmp_path / "out").exists()

@@ -55,8 +55,11 @@ def bitcast(c: NodeCtx) -> None:
 
 @register("GridSample", since=16)
 def grid_sample(c: NodeCtx) -> None:
-    c.out(f"{c.helper('grid_sample_onnx')}({c.x(0)}, {c.x(1)}, {c.attr('mode', 'linear')!r}, "
-          f"{c.attr('padding_mode', 'zeros')!r}, {bool(int(c.attr('align_corners', 0)))})")
+    modes = {"linear": "linear", "bilinear": "linear", "cubic": "cubic", "bicubic": "cubic", "nearest": "nearest"}
+    mode = modes[c.choice("mode", "linear", modes)]
+    padding = c.choice("padding_mode", "zeros", ("zeros", "border", "reflection"))
+    c.out(f"{c.helper('grid_sample_onnx')}({c.x(0)}, {c.x(1)}, {mode!r}, {padding!r}, "
+          f"{bool(int(c.attr('align_corners', 0)))})")
 
 
 @register("Binarizer", domain="ai.onnx.ml")

@@ -12,7 +12,7 @@ _DEFAULT = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Ta
 
 def _recurrent(c: NodeCtx) -> None:
     op = c.node.op_type
-    direction = c.attr("direction", "forward")
+    direction = c.choice("direction", "forward", ("forward", "reverse", "bidirectional"))
     dirs = 2 if direction == "bidirectional" else 1
     acts = list(c.attr("activations") or _DEFAULT[op] * dirs)
     alphas = list(c.attr("activation_alpha") or [])

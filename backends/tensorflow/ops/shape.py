@@ -178,7 +178,7 @@ def tile(c: NodeCtx) -> None:
 
 @register("Pad")
 def pad(c: NodeCtx) -> None:
-    mode = c.attr("mode", "constant")
+    mode = c.choice("mode", "constant", ("constant", "reflect", "edge", "wrap"))
     x = c.x(0)
     pads = c.int_list(1)
     axes = c.int_list(3) if c.has(3) else None
