@@ -9,7 +9,7 @@ import numpy as np
 from ..graph import Graph
 from ..opset import is_default_domain
 from . import register
-from .match import overridable, read_by_subgraph, source_state
+from .match import overridable, read_by_subgraph, state_names
 
 _VALUE_ATTRS = {"value": None, "value_float": np.float32, "value_floats": np.float32,
                 "value_int": np.int64, "value_ints": np.int64}
@@ -107,8 +107,9 @@ def dedupe_initializers(graph: Graph) -> int:
     parameters (its state dict keeps every name) are left alone."""
     merged = 0
     groups: dict[tuple, list[str]] = {}
+    state = state_names(graph)
     for name, arr in graph.initializers.items():
-        if name in graph.outputs or overridable(graph, name) or arr.dtype == object or source_state(graph, name):
+        if name in graph.outputs or overridable(graph, name) or arr.dtype == object or name in state:
             continue
         groups.setdefault((str(arr.dtype), arr.shape), []).append(name)
     for names in groups.values():

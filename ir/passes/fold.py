@@ -146,8 +146,10 @@ def fold_constants(graph: Graph) -> int:
     """Replace a node whose inputs are all constants (or whose output is a static shape) by its
     value, when that value has at most 65,536 elements; random and quantization ops, and nodes
     reading a source's own parameters (``metadata["state_dict"]``), are never folded."""
+    from .match import state_names
+
     folded = 0
-    state = set(graph.metadata.get("state_dict") or ())  # a source's own parameters stay parameters
+    state = state_names(graph)  # a source's own parameters stay parameters
     for node in graph.nodes:
         if not is_default_domain(node.domain) or node.op_type in NO_FOLD or any(True for _ in node.subgraphs()):
             continue

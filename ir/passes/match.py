@@ -43,10 +43,16 @@ def const(graph: Graph, tensor: str) -> np.ndarray | None:
     return None if c is None or c.dtype == object else np.asarray(c)
 
 
+def state_names(graph: Graph) -> frozenset[str]:
+    """The source's own state: the parameters and buffers a PyTorch or Keras source listed in
+    ``metadata["state_dict"]`` (empty for an ONNX source).  A pass may read them but never
+    rewrite, merge or drop them, so that the emitted module still loads the source's weights by
+    name.  A pass that asks for every node or initializer takes this set once."""
+    return frozenset(graph.metadata.get("state_dict") or ())
+
+
 def source_state(graph: Graph, *tensors: str) -> bool:
-    """One of ``tensors`` is the source's own state (a parameter or buffer a PyTorch or Keras
-    source listed in ``metadata["state_dict"]``): a pass may read it but never rewrite, merge
-    or drop it, so that the emitted module still loads the source's weights by name."""
+    """One of ``tensors`` is the source's own state (see :func:`state_names`)."""
     state = graph.metadata.get("state_dict") or ()
     return any(t in state for t in tensors if t)
 

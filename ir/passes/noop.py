@@ -16,7 +16,7 @@ import numpy as np
 from ..graph import Graph
 from ..node import Node
 from . import register
-from .match import bypass, const, dtype, plain, rank, reshaped, same_shape, shape, used_outputs
+from .match import bypass, const, dtype, plain, rank, reshaped, same_shape, shape, source_state, used_outputs
 
 Rule = Callable[[Graph, Node], "str | None"]
 RULES: dict[str, Rule] = {}
@@ -158,7 +158,7 @@ def _neutral(graph: Graph, x: str, c: str, value: float, out: str, stored: bool 
     """``x`` when constant ``c`` is all ``value`` and broadcasting it against ``x`` keeps ``x``'s type;
     ``stored`` picks which constants count: one-element or computed ones (False), or a stored
     weight of several elements (True: a bias still at its initial zeros)."""
-    if c in (graph.metadata.get("state_dict") or ()):
+    if source_state(graph, c):
         return None  # a source's own parameter (a LayerNorm weight still at its initial 1s) stays
     k = const(graph, c)
     if k is not None and (k.size > 1 and c in graph.initializers) != stored:
