@@ -32,6 +32,19 @@ class ModelLoadError(InputError):
     """The file exists but is not a model we can read (truncated, wrong format)."""
 
 
+class UnsafeSourceError(InputError):
+    """The source would run code or reach outside the conversion (a pickle that names a
+    callable, an op with file-system, network or process effects): refused before any of
+    it ran (exit 2).  ``op`` and ``where`` name the offending op (or archive member) and the
+    function (or file) that holds it; ``--trust-source-ops`` (``trust_source_ops=True``)
+    lets an op through, never a pickle."""
+
+    def __init__(self, message: str, *, op: str | None = None, where: str | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.op = op
+        self.where = where
+
+
 class GraphValidationError(InputError):
     """The graph breaks an ONNX rule: unknown op, wrong attribute, dangling tensor."""
 

@@ -25,7 +25,7 @@ from ir.passes import PassRecord, normalize, run_pipeline
 
 _VALIDATE_OPTIONS = ("atol", "rtol", "tolerances", "seed", "samples", "dims", "data", "per_layer", "mode")
 _LOAD_OPTIONS = ("upgrade_opset", "infer_shapes", "example_inputs", "input_shapes", "dynamic_shapes",
-                 "input_dtypes", "signature", "capture", "simplify")
+                 "input_dtypes", "signature", "capture", "simplify", "trust_source_ops")
 FRAMEWORKS = FRONTENDS
 
 
