@@ -152,8 +152,10 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
             from validators.core import validate as run_validation
 
             check_opts = {k: v for k, v in options.items() if k in _VALIDATE_OPTIONS}
+            workdir = os.path.join(out.staging_dir, "reference-cwd")  # the source runs here (removed after)
             try:
-                result.parity = run_validation(reference, out.staging, reference_graph, target=to, **check_opts)
+                result.parity = run_validation(reference, out.staging, reference_graph, target=to, workdir=workdir,
+                                               **check_opts)
             except MMConvertError as e:
                 e.message = (f"nothing was written to {out.path}: the parity check could not run: {e.message}"
                              " (give --inputs data.npz or --dim NAME=V, or skip it with --no-validate)")
@@ -164,7 +166,8 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
                 opts = dict(check_opts)
                 if entry.get("tolerance") and "atol" not in opts and "rtol" not in opts:
                     opts["atol"], opts["rtol"] = entry["tolerance"]
-                report = run_validation(reference, os.path.join(out.staging, entry["path"]), reference_graph, **opts)
+                report = run_validation(reference, os.path.join(out.staging, entry["path"]), reference_graph,
+                                        workdir=workdir, **opts)
                 report.candidate = os.path.join(out.path, entry["path"])
                 result.exports[kind] = report
         out.commit()

@@ -85,9 +85,12 @@ def _parse_dynamic(values: tuple[str, ...]) -> dict[str, dict[int, str]]:
     return dynamic
 
 
-def _source_options(input_shapes, input_dtypes, dynamic) -> dict:
-    """The load options a source takes from --input-shape, --input-dtype and --dynamic."""
+def _source_options(input_shapes, input_dtypes, dynamic, trust_source_ops: bool = False) -> dict:
+    """The load options a source takes from --input-shape, --input-dtype, --dynamic and
+    --trust-source-ops."""
     options: dict = {}
+    if trust_source_ops:
+        options["trust_source_ops"] = True
     if input_shapes:
         options["input_shapes"] = _parse_shapes(input_shapes)
     if input_dtypes:
@@ -103,6 +106,15 @@ def _parse_shapes(values: tuple[str, ...]) -> dict[str, list]:
         name, dims = _named(value, "--input-shape", "NAME:DIMS (e.g. input:1,3,224,224)")
         shapes[name] = [int(d) if d.lstrip("-").isdigit() else d for d in dims.split(",")]
     return shapes
+
+
+def _trust_option(f):
+    """``--trust-source-ops``: the same flag on every command that runs or reads a source."""
+    return click.option(
+        "--trust-source-ops", "trust_source_ops", is_flag=True,
+        help="Let a source whose graph holds ops with effects outside the model (files, network, processes,"
+             " tf.data; refused by default, exit 2) be traced and run. Only for models you would run yourself;"
+             " a pickle that names a Python callable is never loaded.")(f)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -156,9 +168,10 @@ def cli(quiet: bool) -> None:
               help="tensorflow: take these inputs channels-last (comma-separated names; alone: every rank 3-5 input).")
 @click.option("--outputs-as-nhwc", default=None, is_flag=False, flag_value="all", metavar="[NAMES]",
               help="tensorflow: return these outputs channels-last (comma-separated names; alone: every rank 3-5 output).")
+@_trust_option
 def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, signature, opset, optimize, force,
             no_validate, verbose, report, as_json, atol, rtol, dims, saved_model, tflite, tflite_quantize, inputs_as_nhwc,
-            outputs_as_nhwc):
+            outputs_as_nhwc, trust_source_ops):
     """Convert SOURCE to another framework.
 
     SOURCE is a model file or folder (.onnx, .pt2 from torch.export.save, TorchScript .pt,
@@ -179,6 +192,8 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
       mmconvert convert model.pt2 --to pytorch -o model_pt/
       mmconvert convert saved_model/ --to pytorch -o model_pt/ --signature serving_default
     """
+    from validators.report import dropped_text
+
     from .api import convert as do_convert
 
     if report:
@@ -201,7 +216,7 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
         options["signature"] = signature
     if opset is not None:
         options["opset"] = opset
-    options.update(_source_options(input_shapes, input_dtypes, dynamic))
+    options.update(_source_options(input_shapes, input_dtypes, dynamic, trust_source_ops))
     if not no_validate:
         options.update(_parity_options(atol, rtol, dims))
     with _status(f"converting {source} -> {to} ..."):
@@ -215,6 +230,9 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
     route = result.graph.metadata.get("pytorch_route")
     if route:
         summary["capture"] = route
+    dropped = [dropped_text(d) for d in result.graph.metadata.get("dropped_ops") or []]
+    if dropped:
+        summary["dropped"] = dropped
     if result.exports:
         summary["exports"] = {kind: r.summary() for kind, r in result.exports.items()}
     if not _summary_out(summary, result, report, as_json, force):
@@ -227,6 +245,9 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
             else:
                 line = f"route: {route['path']} -> ONNX frontend, because {route.get('reason')}"
             _out.print(f"  {_text(line)}", markup=False)
+        for text in dropped:
+            _out.print(f"  dropped: {_text(text)} (no output depends on it: the converted model does not do it)",
+                       markup=False)
         if verbose:
             for r in result.passes:
                 _out.print(f"  pass {r.name}: {r.changes} change(s), {r.seconds * 1000:.0f} ms", markup=False)
@@ -265,8 +286,9 @@ def _names(values: tuple[str, ...]) -> list[str]:
 @click.option("--atol", type=float, default=None, help="Parity (and --check-passes): absolute tolerance.")
 @click.option("--rtol", type=float, default=None, help="Parity (and --check-passes): relative tolerance.")
 @click.option("--dim", "dims", multiple=True, metavar="NAME=VALUE", help="Parity: value of a symbolic dim, e.g. batch=2 (repeatable).")
+@_trust_option
 def optimize(source, output, passes, skip, check_passes, dump_after, simplify, framework, opset, force, no_validate,
-             list_passes, report, as_json, atol, rtol, dims):
+             list_passes, report, as_json, atol, rtol, dims, trust_source_ops):
     """Optimize SOURCE into an ONNX file: fold, clean up and fuse, never changing what it computes.
 
     Prints the op histogram before and after and what each pass changed; the result is
@@ -295,6 +317,8 @@ def optimize(source, output, passes, skip, check_passes, dump_after, simplify, f
     options = {"force": force}
     if opset is not None:
         options["opset"] = opset
+    if trust_source_ops:
+        options["trust_source_ops"] = True
     options.update(_parity_options(atol, rtol, dims))
     with _status(f"optimizing {source} ..."):
         result = do_optimize(source, output, framework=framework, validate=not no_validate,
@@ -366,8 +390,9 @@ def optimize(source, output, passes, skip, check_passes, dump_after, simplify, f
 @click.option("--html", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
 @click.option("--force", is_flag=True, help="Replace existing report files.")
+@_trust_option
 def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, samples, seed, target, input_shapes,
-             input_dtypes, dynamic, signature, report, junit, html, as_json, force):
+             input_dtypes, dynamic, signature, report, junit, html, as_json, force, trust_source_ops):
     """Check that CANDIDATE computes what REFERENCE computes.
 
     REFERENCE is the source model, run by its own framework (an ONNX file on ONNX Runtime,
@@ -387,7 +412,7 @@ def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, 
         raise click.UsageError("--isolated only applies with --per-layer")
     options = _parity_options(atol, rtol, dims)
     options.update(samples=samples, seed=seed, per_layer=per_layer, mode="isolated" if isolated else "accumulated")
-    options.update(_source_options(input_shapes, input_dtypes, dynamic))
+    options.update(_source_options(input_shapes, input_dtypes, dynamic, trust_source_ops))
     if signature is not None:
         options["signature"] = signature
     if data:
@@ -420,7 +445,8 @@ def validate(reference, candidate, atol, rtol, per_layer, isolated, dims, data, 
 @click.option("--input-dtype", "input_dtypes", multiple=True, metavar="NAME:DTYPE",
               help="PyTorch module: dtype of an example input (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def inspect(source, framework, input_shapes, input_dtypes, as_json):
+@_trust_option
+def inspect(source, framework, input_shapes, input_dtypes, as_json, trust_source_ops):
     """Show a model's inputs, outputs, ops, parameters and opset.
 
     \b
@@ -430,7 +456,7 @@ def inspect(source, framework, input_shapes, input_dtypes, as_json):
     """
     from .api import inspect as do_inspect
 
-    info = do_inspect(source, framework, **_source_options(input_shapes, input_dtypes, ()))
+    info = do_inspect(source, framework, **_source_options(input_shapes, input_dtypes, (), trust_source_ops))
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return 0

@@ -10,6 +10,7 @@ import numpy as np
 
 from ir.errors import InputError
 from ir.graph import Graph
+from ir.sandbox import confined
 
 from . import inputs as input_gen
 from . import localize, metrics
@@ -37,13 +38,18 @@ def _truthy(value, default: bool) -> bool:
 def validate(reference, candidate: str, graph: Graph, *, target: str | None = None,
              atol: float | None = None, rtol: float | None = None, tolerances: dict | None = None,
              seed: int = 0, samples: int = 2, dims: dict | None = None, data: str | list | None = None,
-             per_layer: bool = False, mode: str = "accumulated") -> ParityReport:
+             per_layer: bool = False, mode: str = "accumulated", workdir: str | None = None) -> ParityReport:
     """Compare ``candidate`` with ``reference`` on generated or given inputs.
 
     ``reference`` is an ONNX file (run on ONNX Runtime) or a runner of the source model
     in its own framework (``validators.runners.reference_runner``).  ``graph`` is the IR of
     the reference: it gives input roles, random outputs and the topological order for
     per-layer localization.
+
+    The reference runs :func:`ir.sandbox.confined`: in ``workdir`` (a fresh folder, removed
+    after; ``api.convert`` puts it in the output's staging area) with credential variables
+    out of the environment.  Ops the conversion dropped (``graph.metadata["dropped_ops"]``,
+    e.g. a trusted ``WriteFile`` no output depends on) are listed in the report.
     """
     if mode not in ("accumulated", "isolated"):
         raise InputError(f"per-layer mode must be 'accumulated' or 'isolated', not '{mode}'")
@@ -71,7 +77,8 @@ def validate(reference, candidate: str, graph: Graph, *, target: str | None = No
     timings["inputs"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    ref_outs = [ref_runner.run(b) for b in batches]
+    with confined(workdir):
+        ref_outs = [ref_runner.run(b) for b in batches]
     timings["reference"] = time.perf_counter() - t
     t = time.perf_counter()
     order = [names.index(n) for n in cand_names]
@@ -102,12 +109,14 @@ def validate(reference, candidate: str, graph: Graph, *, target: str | None = No
                           else "onnxruntime",
                           status="pass" if all(r.status in ("pass", "excluded") for r in reports) else "fail",
                           outputs=reports, samples=len(batches), seed=seed, inputs=spec_dicts,
-                          dims={k: int(v) for k, v in dims_used.items()}, timings=timings)
+                          dims={k: int(v) for k, v in dims_used.items()}, timings=timings,
+                          dropped=[dict(d) for d in graph.metadata.get("dropped_ops") or []])
     if per_layer:
         t = time.perf_counter()
         tensors = [o for n in graph.nodes for o in n.outputs if o]
         first_inputs = batches[0]
-        ref_vals = ref_runner.capture(first_inputs, tensors)
+        with confined(workdir):
+            ref_vals = ref_runner.capture(first_inputs, tensors)
         for n, a in zip(names, first_inputs):
             ref_vals[n] = a
         cand_vals = cand_runner.capture([first_inputs[i] for i in order], tensors,

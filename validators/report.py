@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 @dataclass
@@ -68,6 +68,9 @@ class ParityReport:
     first_divergent: dict[str, Any] | None = None  # {"node", "op_type", "tensor", "max_abs", "input_max_abs"}
     timings: dict[str, float] = field(default_factory=dict)  # seconds: inputs, reference, candidate, compare, per_layer
     reference_runner: str = "onnxruntime"  # what ran the reference: onnxruntime, or the source's own framework
+    # ops of the source that the conversion dropped (no output depends on them), e.g. a WriteFile
+    # let through by --trust-source-ops: [{"op", "function", "node"}]
+    dropped: list[dict[str, str]] = field(default_factory=list)
     version: str = SCHEMA_VERSION
 
     @property
@@ -92,4 +95,11 @@ class ParityReport:
             "excluded": [o.name for o in self.outputs if o.status == "excluded"],
             "max_abs": worst.max_abs if worst else 0.0,
             "first_divergent": self.first_divergent,
+            "dropped": [dropped_text(d) for d in self.dropped],
         }
+
+
+def dropped_text(entry: dict) -> str:
+    """``WriteFile in __inference_serve_12``: one dropped op, as the summary and the reports say it."""
+    where = entry.get("function") or entry.get("node")
+    return f"{entry.get('op', '?')} in {where}" if where else str(entry.get("op", "?"))

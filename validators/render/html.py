@@ -18,7 +18,7 @@ import math
 from html import escape
 from typing import Any
 
-from ..report import LayerReport, OutputReport, ParityReport
+from ..report import LayerReport, OutputReport, ParityReport, dropped_text
 from ._common import (DASH, dtype_text, first_divergent_info, first_divergent_position, fmt_cosine, fmt_num,
                       fmt_pct, is_compared, shape_text, verdict)
 from .json_report import to_json
@@ -263,6 +263,9 @@ def _summary(report: ParityReport) -> str:
             for i in report.inputs)))
     if report.per_layer_mode:
         rows.append(("per-layer", report.per_layer_mode))
+    if report.dropped:
+        rows.append(("dropped", "; ".join(dropped_text(d) for d in report.dropped)
+                     + " (no output depends on them: the converted model does not do them)"))
     if report.timings:
         rows.append(("timings", ", ".join(f"{k} {fmt_num(v)} s" for k, v in report.timings.items())))
     rows.append(("report version", report.version))

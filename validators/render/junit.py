@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 
-from ..report import ParityReport
+from ..report import ParityReport, dropped_text
 from ._common import failure_summary, first_divergent_info, fmt_num, metric_lines, verdict
 
 SUITE_NAME = "mmconvert-parity"
@@ -90,7 +90,7 @@ def to_junit(report: ParityReport) -> str:
             out = ET.SubElement(case, "system-out")
             out.text = _clean("first divergent node (outputs still within tolerance) " + summary + "\n" + details)
     sys_out = ET.SubElement(suite, "system-out")
-    sys_out.text = _clean(verdict(report))
+    sys_out.text = _clean(verdict(report) + "".join(f"\ndropped: {dropped_text(d)}" for d in report.dropped))
 
     total = sum(v for v in report.timings.values() if isinstance(v, (int, float)) and math.isfinite(v)) \
         if report.timings else 0.0
