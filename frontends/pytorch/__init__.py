@@ -62,8 +62,11 @@ def detect_spec(text: str) -> bool:
     return isinstance(text, str) and bool(_SPEC.match(text))
 
 
-def load(source, *, capture: str = "auto", **options):
-    """The model as a validated IR graph (canonical opset); see the module docstring."""
+def load(source, *, capture: str = "auto", trust_source_ops: bool = False, **options):
+    """The model as a validated IR graph (canonical opset); see the module docstring.
+
+    A file's pickles, shape expressions and ops are checked before anything in it runs
+    (``frontends/pytorch/safety.py``); ``trust_source_ops=True`` lets its ops through."""
     import torch
 
     from ir.errors import InputError, UnsupportedError
@@ -74,7 +77,7 @@ def load(source, *, capture: str = "auto", **options):
 
     if capture not in ROUTES:
         raise InputError(f"capture='{capture}': choose one of {', '.join(ROUTES)}")
-    src = sources.resolve(source, **options)
+    src = sources.resolve(source, trust_source_ops=trust_source_ops, **options)
     program, how, names = None, "", None
     route_reason = ""
     if capture in ("auto", "native"):

@@ -74,12 +74,15 @@ def archive_kind(path: str) -> str | None:
 
 
 def resolve(source, *, example_inputs=None, input_shapes=None, input_dtypes=None, dynamic_shapes=None,
-            **_ignored) -> Source:
-    """The source as a :class:`Source`, its example inputs made and checked."""
+            trust_source_ops: bool = False, **_ignored) -> Source:
+    """The source as a :class:`Source`, its example inputs made and checked.  A file is
+    checked by :mod:`.safety` before torch reads it and before anything in it runs
+    (``trust_source_ops`` lets its ops through, never a pickle)."""
     if isinstance(source, torch.export.ExportedProgram):
         return _program(source, "an ExportedProgram", dynamic_shapes)
     if isinstance(source, (str, os.PathLike)) and os.path.exists(os.fspath(source)):
-        return _file(os.fspath(source), example_inputs, input_shapes, input_dtypes, dynamic_shapes)
+        return _file(os.fspath(source), example_inputs, input_shapes, input_dtypes, dynamic_shapes,
+                     trust=bool(trust_source_ops))
     if is_factory_spec(source):
         module, given = _call_factory(source)
         if example_inputs is None:
@@ -97,23 +100,24 @@ def resolve(source, *, example_inputs=None, input_shapes=None, input_dtypes=None
 
 
 # ------------------------------------------------------------------ files
-def _file(path, example_inputs, input_shapes, input_dtypes, dynamic_shapes) -> Source:
+def _file(path, example_inputs, input_shapes, input_dtypes, dynamic_shapes, trust=False) -> Source:
+    from . import safety
+
     if os.path.isdir(path):
         raise InputError(f"{path}: is a folder, not a PyTorch file")
     kind = archive_kind(path)
     if kind == "pt2":
-        try:
-            program = torch.export.load(path)
-        except Exception as e:  # noqa: BLE001 - torch raises many types for a bad archive
-            raise ModelLoadError(f"{path}: cannot read this torch.export archive: {_first_line(e)}") from None
+        program = safety.load_pt2(path, trust=trust)  # checked, then loaded with no pickle running
         src = _program(program, path, dynamic_shapes)
         src.files.append(os.path.abspath(path))
         return src
     if kind == "torchscript":
+        safety.check_torchscript_archive(path, trust=trust)  # its code, before __setstate__ runs in load
         try:
             module = torch.jit.load(path, map_location="cpu")
         except Exception as e:  # noqa: BLE001
             raise ModelLoadError(f"{path}: cannot read this TorchScript file: {_first_line(e)}") from None
+        safety.check_torchscript(module, path, trust=trust)  # every graph, before it is run or captured
         src = _module(module, path, example_inputs, input_shapes, input_dtypes, dynamic_shapes, kind="torchscript")
         src.files.append(os.path.abspath(path))
         return src
