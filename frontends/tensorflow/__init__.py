@@ -58,20 +58,27 @@ def detect(source) -> bool:
 
 
 def load(source, *, signature: str | None = None, input_shapes: dict | None = None,
-         input_dtypes: dict | None = None, example_inputs=None, infer_shapes: bool = True, **_options):
+         input_dtypes: dict | None = None, example_inputs=None, infer_shapes: bool = True,
+         trust_source_ops: bool = False, **_options):
     """The model as a validated IR graph (at tf2onnx's opset; the pipeline normalizes it).
 
     ``signature`` picks a SavedModel's signature (default ``serving_default``);
     ``input_shapes={name: dims}`` / ``input_dtypes={name: dtype}`` / ``example_inputs``
     give (or override) the input signature of a model that has none (a subclassed Keras
     model never called, a ``tf.function`` without ``input_signature``).
+
+    Ops with effects outside the model (files, printing to files, tf.data, Python code,
+    network) are refused before anything runs (UnsafeSourceError, exit 2, see :mod:`.safety`);
+    ``trust_source_ops=True`` runs them.  The stateful ops no output depends on, which the
+    artifact lacks, are listed in ``graph.metadata["dropped_ops"]`` ([{"op", "function", "node"}]).
     """
     from .trace import trace
     from .translate import to_graph
 
     traced = trace(source, signature=signature, input_shapes=input_shapes, input_dtypes=input_dtypes,
-                   example_inputs=example_inputs)
+                   example_inputs=example_inputs, trust_source_ops=trust_source_ops)
     graph = to_graph(traced, infer_shapes=infer_shapes)
+    graph.metadata["dropped_ops"] = [dict(d) for d in traced.dropped_ops]
     _SOURCES[id(graph)] = traced.call
     weakref.finalize(graph, _SOURCES.pop, id(graph), None)
     return graph
@@ -80,12 +87,13 @@ def load(source, *, signature: str | None = None, input_shapes: dict | None = No
 def source_call(source, graph=None, **options):
     """A function running ``source`` itself on a list of numpy inputs (in ``graph``'s input
     order), returning its outputs (in ``graph``'s output order): the model :func:`load`
-    already opened for ``graph``, else ``source`` opened again with the same options."""
+    already opened for ``graph``, else ``source`` opened again with the same options (and the
+    same checks: ``trust_source_ops`` as :func:`load` had it)."""
     call = _SOURCES.get(id(graph)) if graph is not None else None
     if call is None:
         from .trace import trace
 
-        keep = ("signature", "input_shapes", "input_dtypes", "example_inputs")
+        keep = ("signature", "input_shapes", "input_dtypes", "example_inputs", "trust_source_ops")
         call = trace(source, **{k: v for k, v in options.items() if k in keep}).call
     return call
 

@@ -9,6 +9,10 @@ in-memory ``keras.Model``, a ``tf.function`` (its ``input_signature``, or shapes
 Inputs and outputs come from the signature or the model, in the order the concrete
 function takes and returns them (``tf.nest`` order: dict keys sorted); an unknown dim
 stays unknown (``None``) and becomes a named symbolic dim (``batch`` on axis 0).
+
+Nothing of the source runs before :mod:`.safety` has checked it: ``saved_model.pb`` and a
+Keras file before they are loaded, the concrete function and its library right after
+tracing (before tf2onnx's constant folding and the parity reference run anything).
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ class Traced:
     files: tuple[str, ...] = ()
     call: Callable[[list], list] | None = None  # the SOURCE run on numpy inputs (the parity reference)
     owner: Any = None  # keeps the model / loaded SavedModel (and its variables) alive
+    # stateful ops no output depends on (the artifact lacks them): [{"op", "function", "node"}]
+    dropped_ops: list[dict] = field(default_factory=list)
+    trusted_ops: list[dict] = field(default_factory=list)  # refused ops let through by trust_source_ops
 
 
 def import_tf():
@@ -62,9 +69,23 @@ def import_tf():
 
 
 def trace(source, *, signature: str | None = None, input_shapes: dict | None = None,
-          input_dtypes: dict | None = None, example_inputs=None) -> Traced:
-    """The concrete function of ``source`` (see the module docstring for what it may be)."""
+          input_dtypes: dict | None = None, example_inputs=None, trust_source_ops: bool = False) -> Traced:
+    """The concrete function of ``source`` (see the module docstring for what it may be),
+    checked by :mod:`.safety` before anything of it runs: a SavedModel's ``saved_model.pb``
+    and a Keras file before they are loaded, the traced function (and its library) before it
+    is returned; a refused op raises UnsafeSourceError unless ``trust_source_ops``."""
+    from . import safety
+
+    traced = _trace(source, signature=signature, input_shapes=input_shapes, input_dtypes=input_dtypes,
+                    example_inputs=example_inputs, trust=trust_source_ops)
+    traced.trusted_ops = safety.check_function(traced.function, traced.description, trust=trust_source_ops)
+    traced.dropped_ops = safety.dropped_ops(traced.function)
+    return traced
+
+
+def _trace(source, *, signature, input_shapes, input_dtypes, example_inputs, trust: bool) -> Traced:
     tf = import_tf()
+    from . import safety
     from .shield import quiet
 
     if isinstance(source, (str, os.PathLike)):
@@ -74,6 +95,7 @@ def trace(source, *, signature: str | None = None, input_shapes: dict | None = N
         if os.path.isdir(path):
             if not os.path.isfile(os.path.join(path, "saved_model.pb")):
                 raise InputError(f"{path}: a folder, but not a SavedModel (no saved_model.pb)")
+            safety.check_saved_model_file(path, trust=trust)  # loading runs resource initializers
             with quiet():
                 return _override_shapes(_saved_model(tf, path, signature or DEFAULT_SIGNATURE), input_shapes)
         _no_signature(signature, "a Keras file")
@@ -121,9 +143,12 @@ def _no_signature(signature, what):
 def _load_keras_file(path: str):
     import keras
 
+    from .safety import check_keras_file
+
     size = os.path.getsize(path)
     if size == 0:
         raise ModelLoadError(f"{path}: empty file")
+    check_keras_file(path)  # members, sizes and the objects its config names, before Keras reads it
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # noqa: BLE001 - keras raises many types for a file it cannot read

@@ -3,6 +3,11 @@
 It calls the ``serving_default`` signature with the inputs named as the folder's manifest
 records (``exports.saved_model``); a SavedModel without that manifest is called with its
 signature's own input order and output keys.  Per layer, only the outputs are observable.
+
+The SavedModel is checked with the TensorFlow frontend's rule before it is loaded and its
+signature before it is called (``frontends.tensorflow.safety``: no op with effects outside
+the model); there is no trust option: an artifact mmconvert emitted never holds such ops,
+and a candidate SavedModel from elsewhere is a source like any other.
 """
 
 from __future__ import annotations
@@ -32,12 +37,16 @@ class Runner:
     def __init__(self, path: str):
         import tensorflow as tf
 
+        from frontends.tensorflow.safety import check_function, check_saved_model_file
+
         self.path = os.path.abspath(path)
+        check_saved_model_file(self.path)
         try:
             self.loaded = tf.saved_model.load(self.path)
             self.fn = self.loaded.signatures["serving_default"]
         except Exception as e:  # noqa: BLE001
             raise ModelLoadError(f"{self.path}: cannot load the SavedModel: {type(e).__name__}: {e}") from None
+        check_function(self.fn, f"{self.path} [serving_default]")
         manifest, entry = export_entry(self.path, "saved_model")
         spec_names = [s.name for s in self.fn.structured_input_signature[1].values()] \
             if self.fn.structured_input_signature[1] else []

@@ -4,6 +4,10 @@ A Keras model is called eagerly (``training=False``), a SavedModel through the c
 signature, a ``tf.function`` as it is: the conversion is compared with what the user's
 model computes, not with tf2onnx's translation of it.  Inputs and outputs are the IR
 graph's, in its order (the frontend derives both from the same signature).
+
+The source is the one :func:`frontends.tensorflow.load` checked (ops with effects outside
+the model refused, ``trust_source_ops`` as the load had it); opened again, it is checked
+again with the same ``trust_source_ops``.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ class Runner:
 def reference(source, graph, **options) -> Runner:
     from frontends.tensorflow import source_call
 
-    call = source_call(source, graph, **options)
+    call = source_call(source, graph, trust_source_ops=bool(options.pop("trust_source_ops", False)), **options)
     path = str(source) if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__") else \
         graph.metadata.get("source", type(source).__name__)
     return Runner(call, path, graph.real_inputs, graph.outputs)
