@@ -35,11 +35,38 @@ def test_all_light_models_present():
     assert len(LIGHT) == 9
 
 
+def _ill_conditioned_softmax(model, inputs):
+    """The model cut before its final Softmax, when that Softmax is ill-conditioned: its logits
+    are so large that one float32 step of them moves the output by more than the tolerance
+    (the light files' constant weights give squeezenet logits of 1.6e10, where any other
+    summation order turns the uniform 0.001 into a one-hot); else None."""
+    import copy
+
+    import onnx
+
+    last = model.graph.node[-1]
+    if last.op_type != "Softmax" or last.output[0] != model.graph.output[0].name:
+        return None
+    cut = copy.deepcopy(model)
+    cut.graph.node.pop()
+    del cut.graph.output[:]
+    cut.graph.output.append(onnx.ValueInfoProto(name=last.input[0]))
+    sess = conformance.session(cut)
+    logits = sess.run(None, dict(zip(conformance.feed_names(cut), inputs)))[0]
+    return (cut, logits) if np.abs(logits).max() * np.finfo(np.float32).eps > ATOL else None
+
+
 @pytest.mark.parametrize("path", LIGHT, ids=_ids(LIGHT))
 def test_light_model(path, tmp_path):
     case = conformance.light_case(path)
-    runner = emit(path, str(tmp_path / "out"))
     inputs, expected = case.data_sets[0]
+    cut = _ill_conditioned_softmax(case.model, list(inputs))
+    if cut is not None:  # the conv stack is checked on the logits, relative to their size
+        model, logits = cut
+        got = emit(model, str(tmp_path / "out")).run(list(inputs))
+        np.testing.assert_allclose(got[0], logits, rtol=RTOL, atol=ATOL)
+        return
+    runner = emit(path, str(tmp_path / "out"))
     got = runner.run(list(inputs))
     assert got[0].shape == expected[0].shape
     np.testing.assert_allclose(got[0], expected[0], rtol=RTOL, atol=ATOL)

@@ -146,7 +146,11 @@ def _conv_body(c: NodeCtx, x: str, cl: bool) -> str:
                 args.append(f"dilations={lit(dil)}")
         expr = f"{fn}({', '.join(args)})"
     if c.has(2):
-        expr = f"tf.nn.bias_add({expr}, {c.x(2)})"
+        # grappler's remapper fuses Conv2D + BiasAdd (+ an activation) into _FusedConv2D, which
+        # has no grouped form ("Fused conv implementation does not support grouped
+        # convolutions" on CPUs without oneDNN): a grouped convolution adds its bias with tf.add
+        grouped = group > 1 and not depthwise
+        expr = f"tf.add({expr}, {c.x(2)})" if grouped else f"tf.nn.bias_add({expr}, {c.x(2)})"
     return expr
 
 
