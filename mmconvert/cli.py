@@ -245,7 +245,7 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
             else:
                 line = f"route: {route['path']} -> ONNX frontend, because {route.get('reason')}"
             _out.print(f"  {_text(line)}", markup=False)
-        for text in dropped:
+        for text in dropped if result.parity is None or _State.quiet else ():  # else the report says it
             _out.print(f"  dropped: {_text(text)} (no output depends on it: the converted model does not do it)",
                        markup=False)
         if verbose:
