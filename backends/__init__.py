@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ir.plugins import load_plugin
+from mmconvert.ir.plugins import load_plugin
 
 TARGETS = ("onnx", "pytorch", "tensorflow")
 
@@ -40,13 +40,13 @@ class EmitResult:
 
 def get_backend(target: str):
     """The backend package for ``target``."""
-    return load_plugin(f"backends.{target}", target, TARGETS, "target")
+    return load_plugin(f"mmconvert.backends.{target}", target, TARGETS, "target")
 
 
 def save(backend, graph, output, *, force: bool = False, sources=(), **options) -> EmitResult:
     """Preflight, claim ``output`` (see ``ir.output``), emit into the staging path, move it
     into place.  Nothing is written when a step fails."""
-    from ir.output import claim
+    from mmconvert.ir.output import claim
 
     backend.preflight(graph)
     with claim(output, backend.OUTPUT, force=force, sources=sources) as out:

@@ -88,7 +88,7 @@ def verify(src: str, dst: str) -> None:
 
 def _targets() -> list[str]:
     sys.path.insert(0, ROOT)
-    from backends import TARGETS, get_backend
+    from mmconvert.backends import TARGETS, get_backend
 
     out = []
     for t in TARGETS:
@@ -102,7 +102,7 @@ def _targets() -> list[str]:
 
 def _run_artifact(target: str, path: str, x):
     """The artifact's output for ``x`` (each target's own runner)."""
-    from validators.runners import get_runner
+    from mmconvert.validators.runners import get_runner
 
     return get_runner(path, target).run([x])[0]
 

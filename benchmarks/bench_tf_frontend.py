@@ -54,7 +54,7 @@ def tf2onnx_worker(name: str, tmp: str) -> dict:
 
     import tensorflow as tf
     import tf2onnx
-    from frontends.tensorflow.shield import shielded
+    from mmconvert.frontends.tensorflow.shield import shielded
 
     def routes(model, out):
         specs = [tf.TensorSpec(t.shape, t.dtype, name=f"input_{i}") for i, t in enumerate(model.inputs)]
@@ -124,7 +124,7 @@ def worker(name: str, forms: bool, tmp: str) -> dict:
         if to == "onnx":
             got = onnx_out(out)
         else:
-            from validators.runners.torch_runner import Runner
+            from mmconvert.validators.runners.torch_runner import Runner
 
             got = Runner(out).run(x)[0]
         row[f"{to}_max_abs"] = float(np.abs(np.asarray(got) - want).max())

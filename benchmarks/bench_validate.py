@@ -24,8 +24,8 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, "tests"), os.path.dirname(os.path.abspa
 import conformance as C  # noqa: E402
 import mmconvert  # noqa: E402
 from bench_large_model import _write_section  # noqa: E402
-from validators.runners import get_runner  # noqa: E402
-from validators.runners.onnx_runner import Runner as OnnxRunner  # noqa: E402
+from mmconvert.validators.runners import get_runner  # noqa: E402
+from mmconvert.validators.runners.onnx_runner import Runner as OnnxRunner  # noqa: E402
 
 
 def models_alone(ref: str, cand: str, target: str, feeds) -> float:

@@ -31,7 +31,7 @@ def onnx_roundtrip(case, workdir: str) -> None:
 
 
 def pytorch_emit(case, workdir: str) -> None:
-    from validators.runners.torch_runner import Runner
+    from mmconvert.validators.runners.torch_runner import Runner
 
     out = os.path.join(workdir, case.name + "_pt")
     mmconvert.convert(case.model, out, to="pytorch", validate=False)
@@ -41,7 +41,7 @@ def pytorch_emit(case, workdir: str) -> None:
 
 
 def tensorflow_emit(case, workdir: str) -> None:
-    from validators.runners.tf_runner import Runner
+    from mmconvert.validators.runners.tf_runner import Runner
 
     out = os.path.join(workdir, case.name + "_tf")
     mmconvert.convert(case.model, out, to="tensorflow", validate=False)

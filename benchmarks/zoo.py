@@ -203,7 +203,7 @@ def error_reason(e: BaseException) -> str:
     """A failing conversion's reason, naming the op or feature at fault: a typed error's own
     message (an unsupported op list, the node that could not be converted), or for any other
     exception (a bug) its type, message and the innermost mmconvert frame."""
-    from ir.errors import MMConvertError, UnsupportedOpsError
+    from mmconvert.ir.errors import MMConvertError, UnsupportedOpsError
 
     if isinstance(e, UnsupportedOpsError):
         ops = ", ".join(f"{d + '::' if d else ''}{op} x{len(nodes)}" for (d, op), nodes in sorted(e.missing.items()))
@@ -280,7 +280,7 @@ def latency(source_call, emitted_call, rounds: int = 3, per_round: int = 3) -> t
 def run_cell(entry: Entry, src: Source, target: str, work: str, onnx_artifact: str | None = None) -> dict:
     """One of our cells: convert, check parity on both batch sizes, time, diagnose a failure."""
     import mmconvert
-    from ir.errors import MMConvertError
+    from mmconvert.ir.errors import MMConvertError
 
     out = os.path.join(work, f"{entry.name}.{target}" + (".onnx" if target == "onnx" else ""))
     feeds = samples(entry, src)
@@ -371,7 +371,7 @@ def compare(refs: list[list[np.ndarray]], cands: list[list[np.ndarray]]) -> tupl
     validator's own comparison at the matrix's tolerances; outputs are paired in order, and a
     candidate output in another layout (onnx2tf moves channels last) is permuted back when
     exactly one permutation of it fits."""
-    from validators import metrics
+    from mmconvert.validators import metrics
 
     if any(len(c) < len(r) for r, c in zip(refs, cands)):
         return "fail", float("nan"), f"{len(cands[0])} outputs, the source has {len(refs[0])}"

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import os
 
-from ir.errors import InputError
-from ir.plugins import load_plugin
+from mmconvert.ir.errors import InputError
+from mmconvert.ir.plugins import load_plugin
 
 FRONTENDS = ("onnx", "ir", "pytorch", "tensorflow")
 # when no frontend recognizes a file's content, its suffix names the frontend whose loader
@@ -34,7 +34,7 @@ SUFFIXES = {".onnx": "onnx", ".pt2": "pytorch", ".pt": "pytorch", ".pth": "pytor
 
 def get_frontend(name: str):
     """The frontend module for ``name``."""
-    return load_plugin(f"frontends.{name}", name, FRONTENDS, "framework")
+    return load_plugin(f"mmconvert.frontends.{name}", name, FRONTENDS, "framework")
 
 
 def detect_spec(text: str) -> str | None:

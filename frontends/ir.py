@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from ir.graph import Graph
+from mmconvert.ir.graph import Graph
 
 NAME = "ir"
 REQUIRES = None
@@ -29,7 +29,7 @@ def detect(source) -> bool:
 def load(source, **_options) -> Graph:
     if isinstance(source, Graph):
         return source
-    import ir
+    from mmconvert import ir
 
     graph = ir.load(os.fspath(source))
     graph.source_files = (os.path.abspath(os.fspath(source)),)

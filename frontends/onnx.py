@@ -25,12 +25,12 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from ir import dtypes
-from ir.errors import InputError, ModelLoadError
-from ir.graph import Graph
-from ir.onnx_proto import graph_from_proto, info_text
-from ir.onnx_wire import MODEL_GRAPH, WireError, iter_fields, strip_raw_data
-from ir.opset import CANONICAL_OPSET, check_opsets
+from mmconvert.ir import dtypes
+from mmconvert.ir.errors import InputError, ModelLoadError
+from mmconvert.ir.graph import Graph
+from mmconvert.ir.onnx_proto import graph_from_proto, info_text
+from mmconvert.ir.onnx_wire import MODEL_GRAPH, WireError, iter_fields, strip_raw_data
+from mmconvert.ir.opset import CANONICAL_OPSET, check_opsets
 
 NAME = "onnx"
 REQUIRES = None
@@ -282,6 +282,6 @@ def _count(t: onnx.TensorProto) -> int:
 def _infer(model: onnx.ModelProto) -> onnx.ModelProto:
     """ONNX shape inference, best effort and isolated (``ir.passes.infer.infer_model``);
     a model it cannot type is kept as it is."""
-    from ir.passes.infer import infer_model
+    from mmconvert.ir.passes.infer import infer_model
 
     return infer_model(model) or model

@@ -16,12 +16,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends import get_backend
-from frontends import FRONTENDS, detect as detect_frontend, get_frontend
-from ir.errors import MMConvertError
-from ir.graph import Graph
-from ir.output import claim
-from ir.passes import PassRecord, normalize, run_pipeline
+from mmconvert.backends import get_backend
+from mmconvert.frontends import FRONTENDS, detect as detect_frontend, get_frontend
+from mmconvert.ir.errors import MMConvertError
+from mmconvert.ir.graph import Graph
+from mmconvert.ir.output import claim
+from mmconvert.ir.passes import PassRecord, normalize, run_pipeline
 
 _VALIDATE_OPTIONS = ("atol", "rtol", "tolerances", "seed", "samples", "dims", "data", "per_layer", "mode")
 _LOAD_OPTIONS = ("upgrade_opset", "infer_shapes", "example_inputs", "input_shapes", "dynamic_shapes",
@@ -86,10 +86,10 @@ def save(graph: Graph, output, to: str = "onnx", *, force: bool = False, **optio
     An existing output is replaced only with ``force=True`` (and only one mmconvert wrote)."""
     sources = getattr(graph, "source_files", ())
     if to == "ir":
-        import ir
+        from mmconvert import ir
 
         return ir.save(graph, os.fspath(output), force=force, sources=sources)
-    from backends import save as save_artifact
+    from mmconvert.backends import save as save_artifact
 
     return save_artifact(get_backend(to), graph, os.fspath(output), force=force, sources=sources, **options).path
 
@@ -119,7 +119,7 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
     if optimize is None:
         optimize = backend.OPTIMIZE or passes is not None
     if optimize:
-        from ir.passes import get, optimizer_passes
+        from mmconvert.ir.passes import get, optimizer_passes
 
         for name in list(passes or ()) + list(skip):
             get(name)  # an unknown pass name is a usage error before any work
@@ -132,7 +132,7 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
         # Runtime), or else the source as it came, before any pass rewrote the graph
         reference = None
         if validate:
-            from validators.runners import reference_runner
+            from mmconvert.validators.runners import reference_runner
 
             reference = reference_runner(framework, source, graph, **load_opts)
             if reference is None:
@@ -149,7 +149,7 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
                                   opset=emitted.opset, passes=records, details=emitted.details,
                                   ops_before=ops_before)
         if validate:
-            from validators.core import validate as run_validation
+            from mmconvert.validators.core import validate as run_validation
 
             check_opts = {k: v for k, v in options.items() if k in _VALIDATE_OPTIONS}
             workdir = os.path.join(out.staging_dir, "reference-cwd")  # the source runs here (removed after)
@@ -225,8 +225,8 @@ def validate(reference, candidate, framework: str | None = None, target: str | N
     ``per_layer``, ``mode`` ("accumulated" or "isolated"), and the source's load options
     (``example_inputs=`` for a torch module ...).
     """
-    from validators.core import validate as run_validation
-    from validators.runners import reference_runner
+    from mmconvert.validators.core import validate as run_validation
+    from mmconvert.validators.runners import reference_runner
 
     framework = framework or detect_frontend(reference)
     load_opts = {k: v for k, v in options.items() if k in _LOAD_OPTIONS}

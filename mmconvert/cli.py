@@ -15,8 +15,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from backends import TARGETS
-from frontends import FRONTENDS
+from mmconvert.backends import TARGETS
+from mmconvert.frontends import FRONTENDS
 
 from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, MMConvertError
 
@@ -50,7 +50,7 @@ class _Source(click.ParamType):
     name = "source"
 
     def convert(self, value, param, ctx):
-        from frontends import detect_spec
+        from mmconvert.frontends import detect_spec
 
         if os.path.exists(value) or detect_spec(value):
             return value
@@ -192,7 +192,7 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
       mmconvert convert model.pt2 --to pytorch -o model_pt/
       mmconvert convert saved_model/ --to pytorch -o model_pt/ --signature serving_default
     """
-    from validators.report import dropped_text
+    from mmconvert.validators.report import dropped_text
 
     from .api import convert as do_convert
 
@@ -300,7 +300,7 @@ def optimize(source, output, passes, skip, check_passes, dump_after, simplify, f
       mmconvert optimize model.onnx -o model.opt.onnx --skip fuse_attention --check-passes
       mmconvert optimize model.onnx -o model.opt.onnx --passes remove_noops,fold_constants --dump-after fold_constants
     """
-    from ir.passes import OPTIMIZER, describe, optimizer_passes
+    from mmconvert.ir.passes import OPTIMIZER, describe, optimizer_passes
 
     if list_passes:
         default = set(optimizer_passes("onnx"))
@@ -490,7 +490,7 @@ def ops(to, as_json):
     Example:
       mmconvert ops --to onnx
     """
-    from backends import get_backend
+    from mmconvert.backends import get_backend
 
     table = get_backend(to).supported_ops()
     if as_json:
@@ -534,21 +534,21 @@ def _parity_options(atol, rtol, dims) -> dict:
 
 
 def _render():
-    from validators import render
+    from mmconvert.validators import render
 
     return render
 
 
 def _write(path: str, text: str, force: bool) -> None:
     """Write a report through an output claim (atomic; an existing file only with --force)."""
-    from ir.output import write_text
+    from mmconvert.ir.output import write_text
 
     write_text(path, text, force=force)
 
 
 def _check_writable(path: str, force: bool) -> None:
     """Refuse a report path before any work is done (the same rules as the write)."""
-    from ir.output import check
+    from mmconvert.ir.output import check
 
     check(path, "file", force=force)
 
@@ -575,7 +575,7 @@ def _warning(message, category, filename, lineno, line=None) -> str:
 def main(argv: list[str] | None = None) -> None:
     import warnings
 
-    from ir.output import Interrupted, ignore_signals, signals_as_exceptions
+    from mmconvert.ir.output import Interrupted, ignore_signals, signals_as_exceptions
 
     previous_format, warnings.formatwarning = warnings.formatwarning, _warning  # one line, no source path
 

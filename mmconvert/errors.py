@@ -1,6 +1,6 @@
 """The typed errors users see (defined in ``ir.errors``, re-exported here)."""
 
-from ir.errors import (GraphValidationError, InputError, MMConvertError, ModelLoadError,
+from mmconvert.ir.errors import (GraphValidationError, InputError, MMConvertError, ModelLoadError,
                        OpsetConversionError, ParityError, UnsafeSourceError, UnsupportedError,
                        UnsupportedOpsError)
 

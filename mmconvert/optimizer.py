@@ -9,9 +9,9 @@ import time
 
 import numpy as np
 
-from ir.errors import InputError, ParityError
-from ir.graph import Graph
-from ir.passes import PassRecord, get
+from mmconvert.ir.errors import InputError, ParityError
+from mmconvert.ir.graph import Graph
+from mmconvert.ir.passes import PassRecord, get
 
 
 class PassObserver:
@@ -39,12 +39,12 @@ class PassObserver:
         return f"{self.output}.after-{name}"
 
     def start(self, graph: Graph) -> None:
-        from ir.output import check
+        from mmconvert.ir.output import check
 
         for name in self.dump_after:
             check(self.dump_path(name), "folder", force=self.force)
         if self.check:
-            from validators.inputs import generate
+            from mmconvert.validators.inputs import generate
 
             batches, _, _ = generate(graph, samples=1, dims=self.dims)
             self._inputs = batches[0]
@@ -60,16 +60,16 @@ class PassObserver:
             self.checked += 1
 
     def write_dumps(self) -> None:
-        import ir
+        from mmconvert import ir
 
         for name, g in self.copies.items():
             self.dumped[name] = ir.save(g, self.dump_path(name), force=self.force)
 
     # ------------------------------------------------------------ checking
     def _run(self, graph: Graph, name: str | None = None) -> list[np.ndarray]:
-        from backends.onnx import to_model
-        from ir.opset import CANONICAL_OPSET
-        from validators.runners.onnx_runner import ort_message, session
+        from mmconvert.backends.onnx import to_model
+        from mmconvert.ir.opset import CANONICAL_OPSET
+        from mmconvert.validators.runners.onnx_runner import ort_message, session
 
         where = f"after pass '{name}'" if name else "before the passes"
         try:
@@ -112,9 +112,9 @@ def simplify(graph: Graph) -> tuple[Graph, PassRecord]:
         import onnxsim  # noqa: F401
     except ImportError:
         raise InputError("--simplify needs onnxsim, which is not installed", hint=SIMPLIFY_HINT) from None
-    from backends.onnx import to_model
-    from frontends import get_frontend
-    from ir.sandbox import run_isolated
+    from mmconvert.backends.onnx import to_model
+    from mmconvert.frontends import get_frontend
+    from mmconvert.ir.sandbox import run_isolated
 
     start = time.perf_counter()
     model = to_model(graph)

@@ -8,7 +8,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import conformance as C
-import ir
+from mmconvert import ir
 import mmconvert
 
 

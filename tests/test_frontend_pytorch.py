@@ -17,8 +17,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import mmconvert  # noqa: E402
-from frontends import detect  # noqa: E402
-from ir.errors import InputError, UnsupportedError  # noqa: E402
+from mmconvert.frontends import detect  # noqa: E402
+from mmconvert.ir.errors import InputError, UnsupportedError  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

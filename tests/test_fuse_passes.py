@@ -10,7 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import conformance
 import mmconvert
-from ir.passes import run_pipeline
+from mmconvert.ir.passes import run_pipeline
 
 
 def _gelu_model(order: str, opset: int = 20):
@@ -33,7 +33,7 @@ def test_erf_gelu_becomes_one_gelu(order):
     graph = mmconvert.load(model)
     run_pipeline(graph, ["fuse_gelu", "remove_unused_initializers"])
     assert [n.op_type for n in graph.nodes] == ["Gelu"] and graph.producer("y").inputs == ["x"]
-    from backends.onnx.emitter import to_model
+    from mmconvert.backends.onnx.emitter import to_model
 
     x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
     fused = to_model(graph)

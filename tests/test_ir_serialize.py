@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import conformance as C
-import ir
+from mmconvert import ir
 import mmconvert
-from ir.serialize import to_document
+from mmconvert.ir.serialize import to_document
 
 
 def _assert_same(a: ir.Graph, b: ir.Graph) -> None:
@@ -54,7 +54,7 @@ def test_light_model_ir_folder_bit_exact_and_readable_by_safetensors(path, tmp_p
 
 
 def test_exotic_dtypes_round_trip(tmp_path):
-    from ir import dtypes
+    from mmconvert.ir import dtypes
 
     g = ir.Graph("g")
     for name in ("bfloat16", "float8e4m3fnuz", "float8e5m2", "int4", "uint4", "float4e2m1", "complex64", "bool", "float16"):
@@ -120,7 +120,7 @@ def test_the_comparison_catches_a_flipped_bit_and_a_changed_attribute():
 def test_views_are_written_in_bounded_chunks(monkeypatch, chunk):
     import io
 
-    from ir import weights
+    from mmconvert.ir import weights
 
     monkeypatch.setattr(weights, "_CHUNK", chunk)
     base = np.arange(4 * 6 * 5, dtype=np.float32).reshape(4, 6, 5)

@@ -15,8 +15,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 import conformance
 import mmconvert
-from ir.passes import run_pipeline
-from ir.passes.layout import CHANNELS_LAST, resolve, set_external_layout
+from mmconvert.ir.passes import run_pipeline
+from mmconvert.ir.passes.layout import CHANNELS_LAST, resolve, set_external_layout
 
 LAYOUT = ["push_transposes", "cancel_transposes"]
 NCHW_TO_NHWC, NHWC_TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
@@ -32,7 +32,7 @@ def _vi(name, shape, dtype=TensorProto.FLOAT):
 
 
 def _run(graph, feeds):
-    from backends.onnx.emitter import to_model
+    from mmconvert.backends.onnx.emitter import to_model
 
     proto = to_model(graph)
     return conformance.run_model(proto, proto, feeds)
@@ -170,7 +170,7 @@ def test_external_layout_rejects_unknown_names():
 
 
 def test_layout_records_survive_an_ir_folder(tmp_path):
-    import ir
+    from mmconvert import ir
 
     graph = mmconvert.load(_conv_net())
     run_pipeline(graph, ["channels_last", *LAYOUT])

@@ -8,9 +8,9 @@ import onnx
 import pytest
 
 import conformance as C
-import ir
+from mmconvert import ir
 import mmconvert
-from ir.passes.opset import downgrade
+from mmconvert.ir.passes.opset import downgrade
 
 KNOWN = {}
 with open(os.path.join(os.path.dirname(__file__), "known_failures_onnx.txt")) as f:

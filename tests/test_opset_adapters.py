@@ -9,9 +9,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import conformance as C
-import ir
+from mmconvert import ir
 import mmconvert
-from ir.passes import opset as opset_pass
+from mmconvert.ir.passes import opset as opset_pass
 
 X = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
 

@@ -14,9 +14,9 @@ import onnx
 import pytest
 
 import conformance as C
-import ir
+from mmconvert import ir
 import mmconvert
-from ir import passes as P
+from mmconvert.ir import passes as P
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "tiny_cnn.onnx")
@@ -200,7 +200,7 @@ def _nchw_relu_between_transposes():
 
 
 def test_cancelling_pairs_finds_a_pair_and_the_optimizer_removes_it(tmp_path):
-    from ir.passes.transpose import cancelling_pairs
+    from mmconvert.ir.passes.transpose import cancelling_pairs
 
     path = tmp_path / "m.onnx"
     onnx.save(_nchw_relu_between_transposes(), str(path))
@@ -216,7 +216,7 @@ def test_emitted_code_holds_no_cancelling_transposes(name, to, tmp_path):
     """The PyTorch code from a tf2onnx-exported keras ResNet50 and the TensorFlow code from a
     torch.onnx-exported ResNet: no pair of Transposes that undo each other is left, and the
     code still matches the source."""
-    from ir.passes.transpose import cancelling_pairs
+    from mmconvert.ir.passes.transpose import cancelling_pairs
 
     path = _bench_models().build(name)
     if path is None:
@@ -225,7 +225,7 @@ def test_emitted_code_holds_no_cancelling_transposes(name, to, tmp_path):
     assert result.parity.exit_code == 0, result.parity.summary()
     emitted = result.graph
     if to == "tensorflow":
-        from backends.tensorflow import prepare
+        from mmconvert.backends.tensorflow import prepare
 
         emitted = prepare(result.graph)
     assert cancelling_pairs(emitted) == []

@@ -13,9 +13,9 @@ from onnx import TensorProto as T
 from onnx import helper as h
 
 import mmconvert
-from backends.onnx import to_model
-from ir.passes import OPTIMIZER, describe, optimizer_passes, registered, run_pipeline
-from validators.runners.onnx_runner import session
+from mmconvert.backends.onnx import to_model
+from mmconvert.ir.passes import OPTIMIZER, describe, optimizer_passes, registered, run_pipeline
+from mmconvert.validators.runners.onnx_runner import session
 
 F = T.FLOAT
 
@@ -175,7 +175,7 @@ def test_a_zero_bias_goes_only_where_weights_need_not_stay():
     assert ops(g) == ["Add", "Relu"]  # a layer's weight: remove_noops keeps it
     optimized(g, "remove_neutral_weights")
     assert ops(g) == ["Relu"]
-    from ir.passes import optimizer_passes
+    from mmconvert.ir.passes import optimizer_passes
 
     assert "remove_neutral_weights" in optimizer_passes("onnx")
     assert "remove_neutral_weights" not in optimizer_passes("pytorch") + optimizer_passes("tensorflow")
@@ -542,7 +542,7 @@ def test_a_softmax_over_axis_1_with_unit_dims_after_it_goes_back_to_opset_9():
 
 
 def test_large_constants_stay_views_and_have_a_budget(monkeypatch):
-    from ir.passes import constants, fold
+    from mmconvert.ir.passes import constants, fold
 
     nodes, inits = [], []
     for k in range(3):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import ir
-from ir.passes import run_passes
-from ir.passes.cleanup import remove_unused_initializers
+from mmconvert import ir
+from mmconvert.ir.passes import run_passes
+from mmconvert.ir.passes.cleanup import remove_unused_initializers
 
 
 def test_cleanup_runs_to_a_fixed_point():

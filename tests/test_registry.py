@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backends.codegen.registry import OpRegistry
+from mmconvert.backends.codegen.registry import OpRegistry
 
 
 def test_an_entry_holds_until_a_later_entry():
@@ -27,18 +27,18 @@ def test_registering_the_same_op_twice_is_an_error():
 
 def test_raising_the_canonical_opset_keeps_every_handler(monkeypatch):
     pytest.importorskip("torch")
-    import ir.opset
-    from backends.pytorch import supported_ops
-    from backends.pytorch.registry import REGISTRY
+    from mmconvert.ir import opset as ir_opset
+    from mmconvert.backends.pytorch import supported_ops
+    from mmconvert.backends.pytorch.registry import REGISTRY
 
     before = supported_ops()
-    resolved = {op: REGISTRY.lookup(op.split("::")[-1], op.split("::")[0] if "::" in op else "", ir.opset.CANONICAL_OPSET)
+    resolved = {op: REGISTRY.lookup(op.split("::")[-1], op.split("::")[0] if "::" in op else "", ir_opset.CANONICAL_OPSET)
                 for op in before}
-    monkeypatch.setattr(ir.opset, "CANONICAL_OPSET", ir.opset.CANONICAL_OPSET + 1)
+    monkeypatch.setattr(ir_opset, "CANONICAL_OPSET", ir_opset.CANONICAL_OPSET + 1)
     assert supported_ops() == before
     for op, handler in resolved.items():
         domain, _, name = op.rpartition("::")
-        assert REGISTRY.lookup(name, domain, ir.opset.CANONICAL_OPSET) is handler, op
+        assert REGISTRY.lookup(name, domain, ir_opset.CANONICAL_OPSET) is handler, op
     for entries in REGISTRY.entries().values():
         for e in entries:
             assert not hasattr(e, "last")  # no entry has an upper bound

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from validators.render import from_json, load_schema, print_report, to_html, to_json, to_junit
-from validators.render import html as html_mod
-from validators.report import LayerReport, OutputReport, ParityReport
+from mmconvert.validators.render import from_json, load_schema, print_report, to_html, to_json, to_junit
+from mmconvert.validators.render import html as html_mod
+from mmconvert.validators.report import LayerReport, OutputReport, ParityReport
 
 EDGES = [float(e) for e in range(-12, 3)]
 CHROMIUM = "/usr/bin/chromium"

@@ -8,12 +8,12 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from backends.onnx.emitter import to_model
-from frontends.onnx import load
-from ir.passes import run_passes
-from ir.passes.cleanup import remove_dead_nodes, remove_unused_initializers
-from ir.passes.transpose import cancel_transposes, sink_transposes
-from ir.passes.weights import fold_weight_layout
+from mmconvert.backends.onnx.emitter import to_model
+from mmconvert.frontends.onnx import load
+from mmconvert.ir.passes import run_passes
+from mmconvert.ir.passes.cleanup import remove_dead_nodes, remove_unused_initializers
+from mmconvert.ir.passes.transpose import cancel_transposes, sink_transposes
+from mmconvert.ir.passes.weights import fold_weight_layout
 
 RNG = np.random.default_rng(0)
 NHWC, NCHW = [0, 2, 3, 1], [0, 3, 1, 2]

@@ -10,9 +10,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import conformance as C
-import ir
+from mmconvert import ir
 import mmconvert
-from validators import core, inputs, metrics
+from mmconvert.validators import core, inputs, metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "tiny_cnn.onnx")
@@ -275,7 +275,7 @@ def test_convert_exits_1_when_parity_fails(tmp_path):
 
 
 def test_per_layer_applies_recorded_layouts_instead_of_guessing():
-    from validators import localize
+    from mmconvert.validators import localize
 
     g = ir.Graph("g")
     g.inputs, g.outputs = ["x"], ["y"]
@@ -290,7 +290,7 @@ def test_per_layer_applies_recorded_layouts_instead_of_guessing():
 
 def test_pytorch_runner_keeps_scalars_scalar(tmp_path):
     pytest.importorskip("torch")
-    from validators.runners.torch_runner import Runner
+    from mmconvert.validators.runners.torch_runner import Runner
 
     g = helper.make_graph([helper.make_node("Mul", ["x", "x"], ["y"])], "g",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [])],

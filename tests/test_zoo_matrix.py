@@ -14,8 +14,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 import zoo  # noqa: E402
 
-from ir.errors import GraphValidationError, UnsupportedOpsError  # noqa: E402
-from validators.report import OutputReport, ParityReport  # noqa: E402
+from mmconvert.ir.errors import GraphValidationError, UnsupportedOpsError  # noqa: E402
+from mmconvert.validators.report import OutputReport, ParityReport  # noqa: E402
 
 
 def _results():

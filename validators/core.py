@@ -8,9 +8,9 @@ import time
 import networkx as nx
 import numpy as np
 
-from ir.errors import InputError
-from ir.graph import Graph
-from ir.sandbox import confined
+from mmconvert.ir.errors import InputError
+from mmconvert.ir.graph import Graph
+from mmconvert.ir.sandbox import confined
 
 from . import inputs as input_gen
 from . import localize, metrics

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ir import dtypes
-from ir.errors import InputError
-from ir.graph import Graph
+from mmconvert.ir import dtypes
+from mmconvert.ir.errors import InputError
+from mmconvert.ir.graph import Graph
 
 SHAPE_SLOTS = {("Reshape", 1), ("Expand", 1), ("ConstantOfShape", 0), ("Tile", 1), ("Slice", 1), ("Slice", 2),
                ("Slice", 3), ("Slice", 4), ("Resize", 2), ("Resize", 3), ("Range", 0), ("Range", 1), ("Range", 2),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir.graph import Graph
+from mmconvert.ir.graph import Graph
 
 from .metrics import max_errors
 from .report import LayerReport

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir import dtypes
+from mmconvert.ir import dtypes
 
 # (atol, rtol) per reference dtype; integers, bools and strings compare exactly
 PRESETS = {

@@ -28,15 +28,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ir import dtypes
-from ir.errors import GraphValidationError, MMConvertError, UnsupportedError, UnsupportedOpsError
-from ir.graph import Graph
-from ir.node import Node
-from ir.opset import CANONICAL_OPSET, is_default_domain
-from ir.output import PRODUCER
-from ir.passes.fold import fold_node
-from ir.schema import onnx_verdict
-from ir.weights import save_safetensors
+from mmconvert.ir import dtypes
+from mmconvert.ir.errors import GraphValidationError, MMConvertError, UnsupportedError, UnsupportedOpsError
+from mmconvert.ir.graph import Graph
+from mmconvert.ir.node import Node
+from mmconvert.ir.opset import CANONICAL_OPSET, is_default_domain
+from mmconvert.ir.output import PRODUCER
+from mmconvert.ir.passes.fold import fold_node
+from mmconvert.ir.schema import onnx_verdict
+from mmconvert.ir.weights import save_safetensors
 
 from .namespace import Namespace, docstring, lit
 from .registry import OpRegistry
@@ -698,7 +698,7 @@ def _layouts(graph: Graph, exprs: dict[str, str], tensors: dict[str, str]) -> di
     """Tensors a layout pass moved (``graph.layouts``): each is mapped to the expression of the
     tensor holding it and the permutation that restores its own layout (``tensors`` is
     completed in place)."""
-    from ir.passes.layout import resolve
+    from mmconvert.ir.passes.layout import resolve
 
     out = {}
     for tensor in graph.layouts:

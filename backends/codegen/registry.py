@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ir.opset import get_schema, is_default_domain
+from mmconvert.ir.opset import get_schema, is_default_domain
 
 
 @dataclass(frozen=True)

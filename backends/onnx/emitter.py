@@ -13,16 +13,16 @@ import os
 import numpy as np
 import onnx
 
-from backends import EmitResult
-from ir import dtypes
-from ir.errors import InputError, OpsetConversionError
-from ir.graph import Graph
-from ir.onnx_proto import graph_proto
-from ir.onnx_wire import GRAPH_INITIALIZER, MODEL_GRAPH, TENSOR_RAW_DATA, len_field
-from ir.opset import CANONICAL_OPSET, get_schema, is_default_domain, schema_versions
-from ir.passes.cleanup import remove_unused_initializers
-from ir.passes.opset import downgrade, upgrade
-from ir.weights import write_array
+from mmconvert.backends import EmitResult
+from mmconvert.ir import dtypes
+from mmconvert.ir.errors import InputError, OpsetConversionError
+from mmconvert.ir.graph import Graph
+from mmconvert.ir.onnx_proto import graph_proto
+from mmconvert.ir.onnx_wire import GRAPH_INITIALIZER, MODEL_GRAPH, TENSOR_RAW_DATA, len_field
+from mmconvert.ir.opset import CANONICAL_OPSET, get_schema, is_default_domain, schema_versions
+from mmconvert.ir.passes.cleanup import remove_unused_initializers
+from mmconvert.ir.passes.opset import downgrade, upgrade
+from mmconvert.ir.weights import write_array
 
 STREAM_THRESHOLD = 1 << 20  # initializers this large are streamed, not embedded
 PROTOBUF_LIMIT = (2 << 30) - (64 << 20)  # leave room for the skeleton under 2 GB
@@ -100,7 +100,7 @@ def supported_ops() -> dict[str, list[str]]:
     """Every default-domain op of the canonical opset (custom domains pass through as they are)."""
     import onnx.defs
 
-    from ir.opset import schema_versions
+    from mmconvert.ir.opset import schema_versions
 
     names = sorted({s.name for s in onnx.defs.get_all_schemas_with_history() if s.domain == ""})
     out = {}
@@ -171,7 +171,7 @@ def emit(graph: Graph, path: str, *, opset: int | None = None, external_data: bo
 
 def save(graph: Graph, path, *, force: bool = False, **options) -> EmitResult:
     """Write ``graph`` as an ONNX file at ``path``: claimed, staged, moved into place."""
-    import backends.onnx as me
-    from backends import save as save_artifact
+    import mmconvert.backends.onnx as me
+    from mmconvert.backends import save as save_artifact
 
     return save_artifact(me, graph, path, force=force, **options)

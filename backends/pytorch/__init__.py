@@ -14,8 +14,8 @@ PASSES: tuple[str, ...] = ("remove_dead_nodes", "remove_unused_initializers", "f
 
 def save(graph, output, *, force: bool = False, **options):
     """Write ``graph`` as a PyTorch folder at ``output``: claimed, staged, moved into place."""
-    import backends.pytorch as me
-    from backends import save as save_artifact
+    import mmconvert.backends.pytorch as me
+    from mmconvert.backends import save as save_artifact
 
     return save_artifact(me, graph, output, force=force, **options)
 

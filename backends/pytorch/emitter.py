@@ -18,15 +18,15 @@ import os
 
 import numpy as np
 
-from backends import EmitResult
-from backends.codegen import core
-from backends.codegen.core import Codegen, Dialect, EmitError, NodeCtx, Val  # noqa: F401 - used by ops/
-from backends.codegen.helpers import HelperSource
-from backends.codegen.namespace import identifier as sanitize  # noqa: F401 - used by ops/
-from backends.codegen.namespace import lit  # noqa: F401 - used by ops/
-from ir import dtypes
-from ir.graph import Graph
-from ir.opset import CANONICAL_OPSET
+from mmconvert.backends import EmitResult
+from mmconvert.backends.codegen import core
+from mmconvert.backends.codegen.core import Codegen, Dialect, EmitError, NodeCtx, Val  # noqa: F401 - used by ops/
+from mmconvert.backends.codegen.helpers import HelperSource
+from mmconvert.backends.codegen.namespace import identifier as sanitize  # noqa: F401 - used by ops/
+from mmconvert.backends.codegen.namespace import lit  # noqa: F401 - used by ops/
+from mmconvert.ir import dtypes
+from mmconvert.ir.graph import Graph
+from mmconvert.ir.opset import CANONICAL_OPSET
 
 from .registry import REGISTRY
 

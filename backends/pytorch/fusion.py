@@ -21,9 +21,9 @@ from typing import Callable
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Node
-from ir.opset import is_default_domain
+from mmconvert.ir.graph import Graph
+from mmconvert.ir.node import Node
+from mmconvert.ir.opset import is_default_domain
 
 
 @dataclass

@@ -9,7 +9,7 @@ A handler is registered in the file of its op family (``ops/conv.py`` ...)::
 
 from __future__ import annotations
 
-from backends.codegen.registry import OpRegistry
+from mmconvert.backends.codegen.registry import OpRegistry
 
 REGISTRY = OpRegistry("pytorch")
 register = REGISTRY.register

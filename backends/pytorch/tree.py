@@ -28,7 +28,7 @@ import keyword
 import unicodedata
 from dataclasses import dataclass, field
 
-from backends.codegen.namespace import pystr
+from mmconvert.backends.codegen.namespace import pystr
 
 
 @dataclass

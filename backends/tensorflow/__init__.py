@@ -14,8 +14,8 @@ OPTIMIZE = True
 
 def save(graph, output, *, force: bool = False, **options):
     """Write ``graph`` as a TensorFlow folder at ``output``: claimed, staged, moved into place."""
-    import backends.tensorflow as me
-    from backends import save as save_artifact
+    import mmconvert.backends.tensorflow as me
+    from mmconvert.backends import save as save_artifact
 
     return save_artifact(me, graph, output, force=force, **options)
 

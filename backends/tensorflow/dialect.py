@@ -19,11 +19,11 @@ import re
 
 import numpy as np
 
-from backends.codegen.core import Codegen, Dialect, EmitError, NodeCtx, Val  # noqa: F401 - used by ops/
-from backends.codegen.helpers import HelperSource
-from backends.codegen.namespace import lit, pystr
-from ir import dtypes
-from ir.graph import Graph
+from mmconvert.backends.codegen.core import Codegen, Dialect, EmitError, NodeCtx, Val  # noqa: F401 - used by ops/
+from mmconvert.backends.codegen.helpers import HelperSource
+from mmconvert.backends.codegen.namespace import lit, pystr
+from mmconvert.ir import dtypes
+from mmconvert.ir.graph import Graph
 
 from .registry import REGISTRY
 

@@ -10,12 +10,12 @@ point.  Then the shared core writes ``model.py``, ``weights.safetensors`` and
 
 from __future__ import annotations
 
-from backends import EmitResult
-from backends.codegen import core
-from ir.graph import Graph
-from ir.node import Node
-from ir.opset import CANONICAL_OPSET
-from ir.passes.expand import expand_functions, has_function
+from mmconvert.backends import EmitResult
+from mmconvert.backends.codegen import core
+from mmconvert.ir.graph import Graph
+from mmconvert.ir.node import Node
+from mmconvert.ir.opset import CANONICAL_OPSET
+from mmconvert.ir.passes.expand import expand_functions, has_function
 
 from .dialect import DIALECT
 from .registry import REGISTRY
@@ -47,7 +47,7 @@ def missing_ops(graph: Graph) -> dict[tuple[str, str], list[str]]:
 
 
 def preflight(graph: Graph) -> None:
-    from ir.errors import UnsupportedOpsError
+    from mmconvert.ir.errors import UnsupportedOpsError
 
     missing = missing_ops(graph)
     if missing:
@@ -69,8 +69,8 @@ def supported_ops() -> dict[str, list[str]]:
 def prepare(graph: Graph, *, inputs_as_nhwc=None, outputs_as_nhwc=None) -> Graph:
     """A copy of ``graph`` ready to emit: functions expanded, external layout applied,
     layout passes run."""
-    from ir.passes import run_pipeline
-    from ir.passes.layout import set_external_layout
+    from mmconvert.ir.passes import run_pipeline
+    from mmconvert.ir.passes.layout import set_external_layout
 
     _load_ops()
     graph = graph.copy()

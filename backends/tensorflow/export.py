@@ -20,8 +20,8 @@ import os
 import re
 import tempfile
 
-from backends.codegen.namespace import identifier
-from ir.errors import UnsupportedError
+from mmconvert.backends.codegen.namespace import identifier
+from mmconvert.ir.errors import UnsupportedError
 
 QUANTIZE = ("float16", "dynamic-int8")
 # the parity a quantized export is held to (atol, rtol): it computes in fewer bits on purpose

@@ -9,8 +9,8 @@ A handler is registered in the file of its op family (``ops/conv.py`` ...)::
 
 from __future__ import annotations
 
-from backends.codegen.registry import OpRegistry
-from ir.passes.layout import CHANNELS_LAST  # noqa: F401 - the domain of the layout pass's ops
+from mmconvert.backends.codegen.registry import OpRegistry
+from mmconvert.ir.passes.layout import CHANNELS_LAST  # noqa: F401 - the domain of the layout pass's ops
 
 REGISTRY = OpRegistry("tensorflow")
 register = REGISTRY.register

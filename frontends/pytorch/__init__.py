@@ -69,7 +69,7 @@ def load(source, *, capture: str = "auto", trust_source_ops: bool = False, **opt
     (``frontends/pytorch/safety.py``); ``trust_source_ops=True`` lets its ops through."""
     import torch
 
-    from ir.errors import InputError, UnsupportedError
+    from mmconvert.ir.errors import InputError, UnsupportedError
 
     from . import capture as cap
     from . import fallback, sources

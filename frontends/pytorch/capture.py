@@ -17,7 +17,7 @@ import warnings
 
 import torch
 
-from ir.errors import InputError, UnsupportedError
+from mmconvert.ir.errors import InputError, UnsupportedError
 
 from .sources import Source, _first_line
 

@@ -26,8 +26,8 @@ import io
 
 import torch
 
-from ir.errors import UnsupportedError
-from ir.graph import Graph
+from mmconvert.ir.errors import UnsupportedError
+from mmconvert.ir.graph import Graph
 
 from .capture import eval_mode, quiet
 from .sources import Source, _first_line
@@ -55,7 +55,7 @@ def via_onnx(src: Source, program, output_names: list[str] | None, reason: str) 
     if proto is None:
         raise UnsupportedError(f"{src.description}: cannot convert this model: {reason}; " + "; ".join(errors),
                                hint="report the op or construct; torch.onnx could not export it either")
-    from frontends.onnx import load as load_onnx
+    from mmconvert.frontends.onnx import load as load_onnx
 
     graph = load_onnx(proto)
     undo_merged_initializers(graph)
@@ -131,7 +131,7 @@ def undo_merged_initializers(graph: Graph) -> int:
             graph.initializers[node.outputs[0]] = graph.initializers[node.inputs[0]].view()  # its own array object
             changed += 1
     if changed:
-        from ir.passes.cleanup import remove_unused_initializers
+        from mmconvert.ir.passes.cleanup import remove_unused_initializers
 
         remove_unused_initializers(graph)
     return changed

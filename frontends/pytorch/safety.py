@@ -82,7 +82,7 @@ from functools import lru_cache
 
 import torch
 
-from ir.errors import ModelLoadError, UnsafeSourceError
+from mmconvert.ir.errors import ModelLoadError, UnsafeSourceError
 
 ALLOWED_NAMESPACES = frozenset({"aten", "prims", "quantized", "quantized_decomposed"})
 TORCHSCRIPT_NAMESPACES = ALLOWED_NAMESPACES | {"prim"}

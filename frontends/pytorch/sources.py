@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from ir.errors import InputError, ModelLoadError
+from mmconvert.ir.errors import InputError, ModelLoadError
 
 from .tensors import DTYPE_NAMES
 

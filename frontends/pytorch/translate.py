@@ -29,10 +29,10 @@ import numpy as np
 import sympy
 import torch
 
-from ir.graph import Graph
-from ir.node import Node
-from ir.opset import CANONICAL_OPSET
-from ir.types import ValueType
+from mmconvert.ir.graph import Graph
+from mmconvert.ir.node import Node
+from mmconvert.ir.opset import CANONICAL_OPSET
+from mmconvert.ir.types import ValueType
 
 from .aten import HANDLERS, Unmapped, target_key
 from .tensors import IR_DTYPE, np_dtype, to_numpy
@@ -213,8 +213,8 @@ class Translator:
         if missing:
             raise Unmapped(missing)
         self._outputs(nodes)
-        from ir.passes.cleanup import remove_unused_initializers
-        from ir.passes.split import gathers_to_split
+        from mmconvert.ir.passes.cleanup import remove_unused_initializers
+        from mmconvert.ir.passes.split import gathers_to_split
 
         gathers_to_split(self.g)  # q, k, v = proj[0], proj[1], proj[2]: one Split (ONNX Runtime needs it)
         remove_unused_initializers(self.g)  # buffers the forward never reads (num_batches_tracked ...)
@@ -606,7 +606,7 @@ def _scope_metadata(fx) -> dict[str, str]:
 
 
 def _onnx_dtype(name: str) -> int:
-    from ir import dtypes
+    from mmconvert.ir import dtypes
 
     return dtypes.to_onnx(name)
 

@@ -56,7 +56,7 @@ import re
 import zipfile
 from functools import lru_cache
 
-from ir.errors import ModelLoadError, UnsafeSourceError
+from mmconvert.ir.errors import ModelLoadError, UnsafeSourceError
 
 FILE_SYSTEM = "file system"
 LOGGING = "printing / logging"

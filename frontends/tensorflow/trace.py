@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ir.errors import InputError, ModelLoadError, UnsupportedError
+from mmconvert.ir.errors import InputError, ModelLoadError, UnsupportedError
 
 DEFAULT_SIGNATURE = "serving_default"
 

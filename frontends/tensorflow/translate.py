@@ -25,8 +25,8 @@ from collections import defaultdict
 import numpy as np
 import onnx
 
-from ir.errors import ModelLoadError, UnsupportedError
-from ir.graph import Graph
+from mmconvert.ir.errors import ModelLoadError, UnsupportedError
+from mmconvert.ir.graph import Graph
 
 from .handlers import HANDLERS
 from .names import T2O_SUFFIX, Renamer, learn_scopes
@@ -41,8 +41,8 @@ PASSES = ("fold_weight_layout", "sink_transposes", "cancel_transposes", "remove_
 
 def to_graph(traced: Traced, *, infer_shapes: bool = True) -> Graph:
     """The IR graph of ``traced`` (validated, at tf2onnx's opset)."""
-    from frontends.onnx import load as load_onnx
-    from ir.passes import get
+    from mmconvert.frontends.onnx import load as load_onnx
+    from mmconvert.ir.passes import get
 
     model, weights, names = translate(traced)
     graph = load_onnx(model, infer_shapes=infer_shapes)

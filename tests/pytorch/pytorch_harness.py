@@ -7,7 +7,7 @@ import itertools
 import os
 import sys
 
-from validators.runners.torch_runner import to_numpy, to_torch  # the validator's conversions, shared
+from mmconvert.validators.runners.torch_runner import to_numpy, to_torch  # the validator's conversions, shared
 
 _COUNTER = itertools.count()
 HERE = os.path.dirname(os.path.abspath(__file__))

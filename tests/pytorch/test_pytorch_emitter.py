@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import mmconvert
-from ir.errors import UnsupportedOpsError
+from mmconvert.ir.errors import UnsupportedOpsError
 from pytorch_harness import emit, import_model_py, run
 
 torch = pytest.importorskip("torch")
@@ -143,7 +143,7 @@ def test_an_existing_output_is_replaced_only_with_force_and_only_when_ours(tmp_p
 
 
 def test_supported_ops_are_ranges():
-    from backends.pytorch import REQUIRES, supported_ops
+    from mmconvert.backends.pytorch import REQUIRES, supported_ops
 
     ops = supported_ops()
     assert REQUIRES == "torch"
@@ -154,8 +154,8 @@ def test_supported_ops_are_ranges():
 
 
 def test_one_file_per_op_family():
-    import backends.pytorch.ops as ops
-    from backends.pytorch.registry import entries
+    import mmconvert.backends.pytorch.ops as ops
+    from mmconvert.backends.pytorch.registry import entries
 
     families = {e.handler.__module__.rsplit(".", 1)[-1] for ents in entries().values() for e in ents}
     assert {"conv", "elementwise", "reduce", "shape", "norm", "pool", "control"} <= families

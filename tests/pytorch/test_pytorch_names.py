@@ -55,7 +55,7 @@ def test_hostile_names_convert_load_and_match_onnx_runtime(tmp_path):
 
 
 def test_namespace_policy():
-    from backends.codegen.namespace import Namespace, identifier
+    from mmconvert.backends.codegen.namespace import Namespace, identifier
 
     ns = Namespace(["Model", "torch"])
     got = [ns.create(n) for n in ("fi", "ﬁ", "a.b", "a_b", "class", "None", "zip", "Model", "x²", "1st", "", "ü")]
@@ -71,7 +71,7 @@ def test_namespace_policy():
 def test_the_module_api_list_covers_the_installed_torch():
     import torch
 
-    from backends.pytorch.emitter import MODULE_API
+    from mmconvert.backends.pytorch.emitter import MODULE_API
 
     public = {n for n in dir(torch.nn.Module) if not n.startswith("_")} | set(vars(torch.nn.Module()))
     assert {n for n in public if not n.startswith("_")} <= MODULE_API

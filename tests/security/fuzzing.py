@@ -292,7 +292,7 @@ def _leaks(path: str) -> bool:
 def run_case(data: bytes, action: str, ctx: dict, timeout: int = 30) -> Outcome:
     """Write ``data`` as the model file and run ``action`` on it."""
     import mmconvert
-    from ir.errors import MMConvertError
+    from mmconvert.ir.errors import MMConvertError
 
     path = os.path.join(ctx["model_dir"], "m.onnx")
     with open(path, "wb") as f:
@@ -352,7 +352,7 @@ def _try_forward(model, source: str) -> None:
     """Run the model once on zeros where the inputs have static shapes (code in forward runs
     then); a failure here is not judged: a mutated model may compute nothing sensible."""
     import mmconvert
-    from ir import dtypes
+    from mmconvert.ir import dtypes
 
     with contextlib.suppress(Exception):
         g = mmconvert.load(source)
@@ -391,7 +391,7 @@ def available_actions() -> tuple[str, ...]:
     except ImportError:
         pass
     try:
-        from backends import get_backend
+        from mmconvert.backends import get_backend
 
         get_backend("tensorflow")
         actions.append("tensorflow")

@@ -22,7 +22,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import mmconvert
-from ir.errors import InputError, ModelLoadError, UnsupportedError
+from mmconvert.ir.errors import InputError, ModelLoadError, UnsupportedError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, "examples", "tiny_cnn.onnx")
@@ -285,7 +285,7 @@ def test_a_string_attribute_outside_its_values_is_an_invalid_model_in_every_back
     """Pad mode='bogus' is not an ONNX model: both code-emitting backends say so (exit 2, the
     node named) instead of writing code for some other mode."""
     pytest.importorskip("torch" if to == "pytorch" else "tensorflow")
-    from ir.errors import GraphValidationError
+    from mmconvert.ir.errors import GraphValidationError
 
     pads = numpy_helper.from_array(np.array([0, 1, 0, 1], np.int64), "pads")
     g = helper.make_graph([helper.make_node("Pad", ["x", "pads"], ["y"], mode="bogus", name="the_pad")], "g",

@@ -24,7 +24,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import mmconvert  # noqa: E402
-from ir.errors import UnsafeSourceError  # noqa: E402
+from mmconvert.ir.errors import UnsafeSourceError  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -306,7 +306,7 @@ class _NotLoadedHere:
 def test_reference_runner_checks_a_re_resolved_source(hostile):
     """validators/runners/torch_source.reference loads the source again when the graph is not
     this process's: the checks run there too."""
-    from validators.runners import torch_source
+    from mmconvert.validators.runners import torch_source
 
     path, marker, _ = hostile["FromFile"]
     with pytest.raises(UnsafeSourceError):
@@ -318,7 +318,7 @@ def test_reference_runner_checks_a_re_resolved_source(hostile):
 def test_second_guard_alone_stops_the_pickles(hostile, monkeypatch, case):
     """With the static archive check switched off, the guard around torch.export.load still
     keeps every pickle from running (and restores torch.load after)."""
-    from frontends.pytorch import safety
+    from mmconvert.frontends.pytorch import safety
 
     path, marker, _ = hostile[case]
     real_load = torch.load

@@ -24,7 +24,7 @@ keras = pytest.importorskip("keras")
 pytest.importorskip("tf2onnx")
 
 import mmconvert  # noqa: E402
-from ir.errors import UnsafeSourceError  # noqa: E402
+from mmconvert.ir.errors import UnsafeSourceError  # noqa: E402
 
 SPEC = tf.TensorSpec([None, 3], tf.float32, name="x")
 
@@ -164,7 +164,7 @@ def test_plain_savedmodel_converts(built, tmp_path):
 
 
 def test_saved_model_runner_checks_candidate(built):
-    from validators.runners.saved_model_runner import Runner
+    from mmconvert.validators.runners.saved_model_runner import Runner
 
     with pytest.raises(UnsafeSourceError, match="WriteFile"):
         Runner(built["models"]["write_file"][0])
@@ -178,7 +178,7 @@ def test_saver_functions_are_not_run_by_load(tmp_path):
     restore function (a WriteFile put into __inference__traced_restore_* does not run)."""
     from tensorflow.core.protobuf import saved_model_pb2
 
-    from frontends.tensorflow.safety import check_saved_model_file
+    from mmconvert.frontends.tensorflow.safety import check_saved_model_file
 
     module = tf.Module()
     module.v = tf.Variable(3.0)

@@ -11,8 +11,8 @@ import os
 import pytest
 
 import mmconvert
-from ir.sandbox import confined, credential_names
-from validators.report import OutputReport, ParityReport
+from mmconvert.ir.sandbox import confined, credential_names
+from mmconvert.validators.report import OutputReport, ParityReport
 
 
 def test_confined_hides_credentials_and_moves_the_working_directory(tmp_path, monkeypatch):
@@ -79,7 +79,7 @@ def _report_with_dropped() -> ParityReport:
 def test_dropped_ops_are_named_in_every_report_form():
     from rich.console import Console
 
-    from validators import render
+    from mmconvert.validators import render
 
     report = _report_with_dropped()
     assert report.summary()["dropped"] == ["WriteFile in __inference_serve_12"]
@@ -95,7 +95,7 @@ def test_dropped_ops_are_named_in_every_report_form():
 
 def test_report_with_dropped_ops_matches_the_schema():
     jsonschema = pytest.importorskip("jsonschema")
-    from validators import render
+    from mmconvert.validators import render
 
     schema_path = os.path.join(os.path.dirname(render.__file__), "parity-report.schema.json")
     with open(schema_path, encoding="utf-8") as f:

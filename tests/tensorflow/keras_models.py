@@ -210,7 +210,7 @@ def names_surviving(model, names: list[str]) -> tuple[float, float]:
     """(share of ``model``'s weights stored under their layer's name, share stored under
     their own full name), comparing identifiers (``conv1_conv/kernel`` -> ``conv1_conv_kernel``):
     a name counts for a layer when it is the layer's identifier or starts with it plus ``_``."""
-    from backends.codegen.namespace import identifier
+    from mmconvert.backends.codegen.namespace import identifier
 
     keys = [identifier(n) for n in names]
     weights = [w.path for w in model.weights]

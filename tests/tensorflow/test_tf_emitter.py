@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import conformance
 import mmconvert
-from ir.errors import UnsupportedOpsError
+from mmconvert.ir.errors import UnsupportedOpsError
 from tf_harness import emit
 
 tf = pytest.importorskip("tensorflow")
@@ -143,7 +143,7 @@ def test_inputs_and_outputs_as_nhwc(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["layouts"]["x"] == [0, 3, 1, 2] and manifest["layouts"]["y"] == [0, 3, 1, 2]
     x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
-    got = result and __import__("validators.runners.tf_runner", fromlist=["Runner"]).Runner(str(out)).model(
+    got = result and __import__("mmconvert.validators.runners.tf_runner", fromlist=["Runner"]).Runner(str(out)).model(
         np.transpose(x, (0, 2, 3, 1))).numpy()
     np.testing.assert_allclose(np.transpose(got, (0, 3, 1, 2)), _reference(model, x), rtol=1e-4, atol=1e-4)
 

@@ -22,8 +22,8 @@ pytest.importorskip("tf2onnx")
 import keras_models  # noqa: E402 - tests/tensorflow is on the path (conftest)
 
 import mmconvert  # noqa: E402
-from frontends import detect  # noqa: E402
-from ir.errors import InputError, UnsupportedError  # noqa: E402
+from mmconvert.frontends import detect  # noqa: E402
+from mmconvert.ir.errors import InputError, UnsupportedError  # noqa: E402
 
 ATOL = 1e-4
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -42,13 +42,13 @@ def _keras_outputs(model, inputs):
 
 
 def _torch_outputs(folder, inputs):
-    from validators.runners.torch_runner import Runner
+    from mmconvert.validators.runners.torch_runner import Runner
 
     return Runner(folder).run(inputs)
 
 
 def _tf_outputs(folder, inputs):
-    from validators.runners.tf_runner import Runner
+    from mmconvert.validators.runners.tf_runner import Runner
 
     return Runner(folder).run(inputs)
 
@@ -108,7 +108,7 @@ def test_small_models(name, to, tmp_path):
 
 
 def test_weights_and_nodes_keep_keras_names():
-    from frontends.tensorflow import load
+    from mmconvert.frontends.tensorflow import load
 
     model = keras_models.small_cnn()
     graph = load(model)
@@ -160,7 +160,7 @@ def test_saved_model_node_names_are_keras_layer_names(saved_sources):
 
 
 def test_scope_cleaning_rules():
-    from frontends.tensorflow.names import Renamer, learn_scopes
+    from mmconvert.frontends.tensorflow.names import Renamer, learn_scopes
 
     scopes, suffixed = learn_scopes({"StatefulPartitionedCall/net_1/conv_1/convolution/ReadVariableOp": "conv/kernel",
                                      "StatefulPartitionedCall/net_1/inner_1/dense_1_2/MatMul/ReadVariableOp":

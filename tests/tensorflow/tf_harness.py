@@ -12,7 +12,7 @@ KNOWN_FAILURES = os.path.join(os.path.dirname(HERE), "known_failures_tensorflow.
 def emit(source, folder: str, **options):
     """Convert ``source`` to a TensorFlow folder and return its runner (``run(inputs) -> list``)."""
     import mmconvert
-    from validators.runners.tf_runner import Runner
+    from mmconvert.validators.runners.tf_runner import Runner
 
     mmconvert.convert(source, folder, to="tensorflow", validate=False, **options)
     return Runner(folder)

@@ -13,14 +13,14 @@ import json
 import os
 from typing import Protocol, runtime_checkable
 
-from ir.errors import InputError, UnsupportedError
+from mmconvert.ir.errors import InputError, UnsupportedError
 
-RUNNERS = {"onnx": "validators.runners.onnx_runner", "pytorch": "validators.runners.torch_runner",
-           "tensorflow": "validators.runners.tf_runner", "saved_model": "validators.runners.saved_model_runner",
-           "tflite": "validators.runners.tflite_runner"}
+RUNNERS = {"onnx": "mmconvert.validators.runners.onnx_runner", "pytorch": "mmconvert.validators.runners.torch_runner",
+           "tensorflow": "mmconvert.validators.runners.tf_runner", "saved_model": "mmconvert.validators.runners.saved_model_runner",
+           "tflite": "mmconvert.validators.runners.tflite_runner"}
 # runners of a source model in its own framework (the parity reference for non-ONNX sources);
 # a module here defines ``reference(source, graph, **options) -> RunnerProtocol``
-REFERENCES = {"pytorch": "validators.runners.torch_source", "tensorflow": "validators.runners.tf_source"}
+REFERENCES = {"pytorch": "mmconvert.validators.runners.torch_source", "tensorflow": "mmconvert.validators.runners.tf_source"}
 
 
 @runtime_checkable
@@ -69,7 +69,7 @@ def detect_target(path: str) -> str:
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file or folder")
     if os.path.isfile(path):
-        from frontends import get_frontend
+        from mmconvert.frontends import get_frontend
 
         if get_frontend("onnx").detect(path):
             return "onnx"

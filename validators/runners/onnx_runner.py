@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from ir.errors import InputError, ModelLoadError
+from mmconvert.ir.errors import InputError, ModelLoadError
 
 
 def session(model: bytes | str) -> ort.InferenceSession:

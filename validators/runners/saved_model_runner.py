@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 
-from ir.errors import InputError, ModelLoadError
+from mmconvert.ir.errors import InputError, ModelLoadError
 
 from .tf_runner import external, to_numpy, to_tf
 
@@ -37,7 +37,7 @@ class Runner:
     def __init__(self, path: str):
         import tensorflow as tf
 
-        from frontends.tensorflow.safety import check_function, check_saved_model_file
+        from mmconvert.frontends.tensorflow.safety import check_function, check_saved_model_file
 
         self.path = os.path.abspath(path)
         check_saved_model_file(self.path)

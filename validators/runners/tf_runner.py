@@ -18,7 +18,7 @@ import uuid
 
 import numpy as np
 
-from ir.errors import InputError, ModelLoadError
+from mmconvert.ir.errors import InputError, ModelLoadError
 
 from . import read_manifest
 from .trace import capture_locals, manifest_locals

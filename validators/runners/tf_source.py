@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir.errors import InputError
+from mmconvert.ir.errors import InputError
 
 
 class Runner:
@@ -45,7 +45,7 @@ class Runner:
 
 
 def reference(source, graph, **options) -> Runner:
-    from frontends.tensorflow import source_call
+    from mmconvert.frontends.tensorflow import source_call
 
     call = source_call(source, graph, trust_source_ops=bool(options.pop("trust_source_ops", False)), **options)
     path = str(source) if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__") else \

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from ir.errors import InputError, ModelLoadError, UnsupportedError
+from mmconvert.ir.errors import InputError, ModelLoadError, UnsupportedError
 
 from .saved_model_runner import export_entry
 from .tf_runner import external, to_numpy

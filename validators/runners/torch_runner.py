@@ -15,7 +15,7 @@ import uuid
 import numpy as np
 import torch
 
-from ir.errors import InputError, ModelLoadError
+from mmconvert.ir.errors import InputError, ModelLoadError
 
 from . import read_manifest
 from .trace import capture_locals, manifest_locals

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils import _pytree as pytree
 
-from ir.errors import InputError
+from mmconvert.ir.errors import InputError
 
 from .torch_runner import to_numpy, to_torch
 
@@ -48,7 +48,7 @@ class SourceRunner:
             t = to_torch(value)
             flat[slot] = t.to(example.dtype) if t.dtype != example.dtype else t
         args, kwargs = pytree.tree_unflatten(flat, self._spec)
-        from frontends.pytorch.capture import eval_mode
+        from mmconvert.frontends.pytorch.capture import eval_mode
 
         try:
             # a user's module runs in eval mode (its training flags restored after); a program's
@@ -93,11 +93,11 @@ class SourceRunner:
 
 def reference(source, graph, **_options) -> SourceRunner:
     """The reference runner of ``graph``'s PyTorch source (the one it was loaded from)."""
-    from frontends.pytorch import source_of
+    from mmconvert.frontends.pytorch import source_of
 
     src = source_of(graph)
     if src is None:  # a graph not loaded by this process's frontend: load the source again
-        from frontends.pytorch.sources import resolve
+        from mmconvert.frontends.pytorch.sources import resolve
 
         src = resolve(source, **_options)
     return SourceRunner(src, graph)

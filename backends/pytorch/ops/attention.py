@@ -3,7 +3,7 @@ form, else an exact helper), RotaryEmbedding."""
 
 from __future__ import annotations
 
-from ir import dtypes
+from mmconvert.ir import dtypes
 
 from ..emitter import NodeCtx, lit, torch_dtype
 from ..fusion import mask_kind

@@ -3,7 +3,7 @@ weights are constants), DeformConv, Col2Im."""
 
 from __future__ import annotations
 
-from backends.codegen.geometry import auto_pads, transpose_pads
+from mmconvert.backends.codegen.geometry import auto_pads, transpose_pads
 
 from ..emitter import NodeCtx
 from ..registry import register

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ir import dtypes
+from mmconvert.ir import dtypes
 
 from ..emitter import NodeCtx, torch_dtype
 from ..registry import register

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir import dtypes
+from mmconvert.ir import dtypes
 
-from backends.codegen.core import constant_value
+from mmconvert.backends.codegen.core import constant_value
 
 from ..emitter import NodeCtx, lit, torch_dtype
 from ..registry import register

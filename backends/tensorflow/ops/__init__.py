@@ -6,7 +6,7 @@ Importing this package registers every handler with :mod:`backends.tensorflow.re
 from . import (activation, control, conv, elementwise, linalg, misc, norm, pool, reduce, resize, rnn,  # noqa: F401
                sequence, shape, strings, tensor)
 
-from backends.codegen.pylists import register_all as _shared  # noqa: E402 - sequences, optionals, aliases
+from mmconvert.backends.codegen.pylists import register_all as _shared  # noqa: E402 - sequences, optionals, aliases
 from ..registry import REGISTRY as _REGISTRY  # noqa: E402
 
 _shared(_REGISTRY)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ir import dtypes
+from mmconvert.ir import dtypes
 
 from ..dialect import NodeCtx, Val, lit, tf_dtype  # noqa: F401 - re-exported for the op files
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from backends.codegen.geometry import auto_pads, transpose_pads
-from ir.passes.layout import CHANNELS_LAST, to_first, to_last
+from mmconvert.backends.codegen.geometry import auto_pads, transpose_pads
+from mmconvert.ir.passes.layout import CHANNELS_LAST, to_first, to_last
 
 from ..registry import register
 from .common import NodeCtx, lit

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir import dtypes
+from mmconvert.ir import dtypes
 
 from ..registry import register
 from .common import NodeCtx, lit, norm_axis, tf_dtype

@@ -7,7 +7,7 @@ their ONNX function bodies (see ``ir/passes/expand.py``).
 
 from __future__ import annotations
 
-from ir.passes.layout import CHANNELS_LAST, to_first, to_last
+from mmconvert.ir.passes.layout import CHANNELS_LAST, to_first, to_last
 
 from ..registry import register
 from .common import NodeCtx, lit, norm_axis

@@ -10,8 +10,8 @@ the channel-first layout, so a MaxPool that returns it keeps that layout.
 
 from __future__ import annotations
 
-from backends.codegen.geometry import auto_pads, ceil_extra, same_pads
-from ir.passes.layout import CHANNELS_LAST, to_first, to_last
+from mmconvert.backends.codegen.geometry import auto_pads, ceil_extra, same_pads
+from mmconvert.ir.passes.layout import CHANNELS_LAST, to_first, to_last
 
 from ..registry import register
 from .common import NodeCtx, lit

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from backends.codegen.core import constant_value
-from ir import dtypes
+from mmconvert.backends.codegen.core import constant_value
+from mmconvert.ir import dtypes
 
-from backends.codegen.namespace import pystr
+from mmconvert.backends.codegen.namespace import pystr
 
 from ..dialect import variable_name
 from ..registry import register

@@ -251,6 +251,6 @@ def lerp(c):
 
 
 def _onnx(dtype: str) -> int:
-    from ir import dtypes
+    from mmconvert.ir import dtypes
 
     return dtypes.to_onnx(dtype)

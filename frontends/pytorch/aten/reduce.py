@@ -160,6 +160,6 @@ def cumsum(c):
 
 
 def _onnx(dtype: str) -> int:
-    from ir import dtypes
+    from mmconvert.ir import dtypes
 
     return dtypes.to_onnx(dtype)

@@ -308,6 +308,6 @@ def getitem(c):
 
 
 def _onnx(dtype: str) -> int:
-    from ir import dtypes
+    from mmconvert.ir import dtypes
 
     return dtypes.to_onnx(dtype)
