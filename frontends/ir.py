@@ -26,6 +26,9 @@ def detect(source) -> bool:
         return False
 
 
+OPTIONS: dict[str, str] = {}  # an IR folder takes no load option
+
+
 def load(source, **_options) -> Graph:
     if isinstance(source, Graph):
         return source

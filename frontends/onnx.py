@@ -72,6 +72,10 @@ def _looks_like_model(head: bytes) -> bool:
     return seen > 0
 
 
+# the options load() takes (name -> what it does): the API refuses any other
+OPTIONS = {"infer_shapes": "run ONNX shape inference while reading (default True)"}
+
+
 def load(source, *, infer_shapes: bool = True, **_options) -> Graph:
     """Parse ``source`` (path, bytes or ModelProto) into a validated IR graph at its own opset."""
     reader = _Reader()

@@ -18,15 +18,51 @@ from typing import Any
 
 from mmconvert.backends import get_backend
 from mmconvert.frontends import FRONTENDS, detect as detect_frontend, get_frontend
-from mmconvert.ir.errors import MMConvertError
+from mmconvert.ir.errors import InputError, MMConvertError
 from mmconvert.ir.graph import Graph
 from mmconvert.ir.output import claim
 from mmconvert.ir.passes import PassRecord, normalize, run_pipeline
 
-_VALIDATE_OPTIONS = ("atol", "rtol", "tolerances", "seed", "samples", "dims", "data", "per_layer", "mode")
-_LOAD_OPTIONS = ("upgrade_opset", "infer_shapes", "example_inputs", "input_shapes", "dynamic_shapes",
-                 "input_dtypes", "signature", "capture", "simplify", "trust_source_ops")
+# load options the API takes for every source (each frontend declares its own in OPTIONS,
+# each backend its emit options, the parity step its own: anything else is refused)
+COMMON_LOAD_OPTIONS = {
+    "upgrade_opset": "bring the graph to the canonical opset (default True)",
+    "simplify": "run onnxsim on the graph first (mmconvert[simplify])",
+    "trust_source_ops": "let a source whose graph holds ops with file, network or process effects run",
+}
 FRAMEWORKS = FRONTENDS
+
+
+def load_options(framework: str) -> dict[str, str]:
+    """The load options a ``framework`` source takes (name -> what it does)."""
+    return {**COMMON_LOAD_OPTIONS, **getattr(get_frontend(framework), "OPTIONS", {})}
+
+
+def parity_options() -> dict[str, str]:
+    """The parity step's options (name -> what it does)."""
+    from mmconvert.validators.core import OPTIONS
+
+    return dict(OPTIONS)
+
+
+def check_options(options, allowed, what: str, parameters=()) -> None:
+    """Refuse an option ``what`` does not take (``InputError``, exit 2), naming the closest
+    one it does take (among ``allowed`` and the function's own ``parameters``): a typo
+    (``atoll=``, ``optimise=``) is never silently ignored."""
+    import difflib
+
+    unknown = [k for k in options if k not in allowed]
+    if not unknown:
+        return
+    name = unknown[0]
+    allowed = set(allowed) | set(parameters)
+    close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else f"it takes: {', '.join(sorted(allowed)) or 'none'}"
+    raise InputError(f"{what}: unknown option '{name}'", hint=hint)
+
+
+def _pick(options, allowed) -> dict:
+    return {k: v for k, v in options.items() if k in allowed}
 
 
 @dataclass
@@ -62,6 +98,8 @@ def detect_framework(source) -> str:
 def load(source, framework: str | None = None, *, upgrade_opset: bool = True, **options) -> Graph:
     """Parse a model into the IR (``framework=None`` detects it), normalized to the
     canonical opset unless ``upgrade_opset=False``."""
+    framework = framework or detect_frontend(source)
+    check_options(options, load_options(framework), f"load ({framework} source)")
     graph, _ = _load(source, framework, upgrade_opset=upgrade_opset, **options)
     return graph
 
@@ -91,7 +129,9 @@ def save(graph: Graph, output, to: str = "onnx", *, force: bool = False, **optio
         return ir.save(graph, os.fspath(output), force=force, sources=sources)
     from mmconvert.backends import save as save_artifact
 
-    return save_artifact(get_backend(to), graph, os.fspath(output), force=force, sources=sources, **options).path
+    backend = get_backend(to)
+    check_options(options, getattr(backend, "OPTIONS", {}), f"save ({to} target)", parameters=("force",))
+    return save_artifact(backend, graph, os.fspath(output), force=force, sources=sources, **options).path
 
 
 def convert(source, output, to: str = "onnx", framework: str | None = None, validate: bool = True, *,
@@ -112,8 +152,11 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
     """
     backend = get_backend(to)  # a wrong target fails before any work
     start = time.perf_counter()
-    load_opts = {k: v for k, v in options.items() if k in _LOAD_OPTIONS}
     framework = framework or detect_frontend(source)
+    loading, emitting, checking = load_options(framework), getattr(backend, "OPTIONS", {}), parity_options()
+    check_options(options, {**loading, **emitting, **checking}, f"convert ({framework} source, {to} target)",
+                  parameters=("framework", "validate", "force", "optimize", "passes", "skip", "observer"))
+    load_opts = _pick(options, loading)
     graph, records = _load(source, framework, **load_opts)
     pipeline = list(backend.PASSES)
     if optimize is None:
@@ -125,7 +168,7 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
             get(name)  # an unknown pass name is a usage error before any work
         extra = optimizer_passes(to, skip=skip) if passes is None else [p for p in passes if p not in skip]
         pipeline = [p for p in pipeline if p not in skip] + [p for p in extra if p not in pipeline]
-    emit_opts = {k: v for k, v in options.items() if k not in _LOAD_OPTIONS and k not in _VALIDATE_OPTIONS}
+    emit_opts = _pick(options, emitting)
     sources = _source_paths(source, graph)
     with contextlib.ExitStack() as stack:
         # the reference is the source model run by its own framework (ONNX sources: ONNX
@@ -151,7 +194,7 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
         if validate:
             from mmconvert.validators.core import validate as run_validation
 
-            check_opts = {k: v for k, v in options.items() if k in _VALIDATE_OPTIONS}
+            check_opts = _pick(options, checking)
             workdir = os.path.join(out.staging_dir, "reference-cwd")  # the source runs here (removed after)
             try:
                 result.parity = run_validation(reference, out.staging, reference_graph, target=to, workdir=workdir,
@@ -229,8 +272,10 @@ def validate(reference, candidate, framework: str | None = None, target: str | N
     from mmconvert.validators.runners import reference_runner
 
     framework = framework or detect_frontend(reference)
-    load_opts = {k: v for k, v in options.items() if k in _LOAD_OPTIONS}
-    check_opts = {k: v for k, v in options.items() if k not in _LOAD_OPTIONS}
+    loading, checking = load_options(framework), parity_options()
+    check_options(options, {**loading, **checking}, f"validate ({framework} reference)",
+                  parameters=("framework", "target"))
+    load_opts, check_opts = _pick(options, loading), _pick(options, checking)
     graph = load(reference, framework, **load_opts)
     runner = reference_runner(framework, reference, graph, **load_opts)
     if runner is not None:

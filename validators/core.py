@@ -18,6 +18,18 @@ from .report import OutputReport, ParityReport
 from .runners import get_runner
 from .runners.onnx_runner import Runner as OnnxRunner
 
+# the parity step's options (name -> what it does): the API refuses any other
+OPTIONS = {
+    "atol": "absolute tolerance for float outputs (default per dtype)",
+    "rtol": "relative tolerance for float outputs (default per dtype)",
+    "tolerances": "{output: (atol, rtol)} for single outputs",
+    "seed": "seed of the generated inputs (default 0)",
+    "samples": "number of generated input samples (default 2)",
+    "dims": "{symbolic dim: value} for the generated inputs",
+    "data": "inputs to use instead: an .npz, an ONNX test_data_set folder, or a list of samples",
+    "per_layer": "compare every intermediate tensor and name the first diverging node",
+    "mode": "per layer: accumulated (default) or isolated",
+}
 RANDOM_OPS = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
 
 

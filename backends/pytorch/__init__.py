@@ -10,6 +10,8 @@ OUTPUT = "folder"
 # the optimizer runs by default (convert --no-optimize leaves it out)
 OPTIMIZE = True
 PASSES: tuple[str, ...] = ("remove_dead_nodes", "remove_unused_initializers", "fold_constants")
+# the options emit() takes (name -> what it does): the API refuses any other
+OPTIONS = {"format_code": "lay the emitted model.py out for reading (default True)"}
 
 
 def save(graph, output, *, force: bool = False, **options):

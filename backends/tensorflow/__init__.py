@@ -10,6 +10,14 @@ REQUIRES = "tensorflow"
 OUTPUT = "folder"
 # the optimizer runs by default (convert --no-optimize leaves it out)
 OPTIMIZE = True
+# the options emit() takes (name -> what it does): the API refuses any other
+OPTIONS = {
+    "inputs_as_nhwc": "take these inputs channels-last (True: every rank 3-5 input, or a list of names)",
+    "outputs_as_nhwc": "return these outputs channels-last (True: every rank 3-5 output, or a list of names)",
+    "saved_model": "also write a SavedModel (OUT/saved_model) and check its parity",
+    "tflite": "also write OUT/model.tflite and check it in LiteRT",
+    "tflite_quantize": "quantize the TFLite export: float16 or dynamic-int8",
+}
 
 
 def save(graph, output, *, force: bool = False, **options):

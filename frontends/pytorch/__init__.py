@@ -36,6 +36,17 @@ ROUTES = ("auto", "native", "dynamo", "torchscript")
 _SOURCES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
+# the options load() takes (name -> what it does): the API refuses any other
+OPTIONS = {
+    "example_inputs": "the example inputs a module is captured with: a tensor, a tuple, or a dict of keyword arguments",
+    "input_shapes": "{name: dims} to make example inputs from (names allowed as dims)",
+    "input_dtypes": "{name: dtype} of the made example inputs (default float32)",
+    "dynamic_shapes": "axes that stay dynamic: torch.export's form, or {name: {axis: 'dim'}}",
+    "capture": "the capture route: auto, native, dynamo or torchscript",
+    "trust_source_ops": "run a file whose graph holds ops with file, network or process effects",
+}
+
+
 def detect(source) -> bool:
     """A torch object in memory, or a zip archive laid out as torch.save / torch.export /
     TorchScript write it (``<name>/data.pkl``, ``<name>/archive_format`` ...)."""

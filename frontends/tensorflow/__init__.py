@@ -33,6 +33,17 @@ _TF_MODULES = ("keras", "tensorflow", "tf_keras")
 _SOURCES: dict = {}
 
 
+# the options load() takes (name -> what it does): the API refuses any other
+OPTIONS = {
+    "signature": "the SavedModel signature to convert (default serving_default)",
+    "input_shapes": "{name: dims}: the input signature of a model that has none, or an override",
+    "input_dtypes": "{name: dtype} for input_shapes",
+    "example_inputs": "arrays giving a tf.function without input_signature its shapes",
+    "infer_shapes": "run ONNX shape inference on the translated graph (default True)",
+    "trust_source_ops": "trace and run a model whose graph holds ops with effects outside the model",
+}
+
+
 def detect(source) -> bool:
     """A keras / tensorflow object in memory, a SavedModel folder, a Keras 3 ``.keras`` zip
     (``config.json`` + weights) or an HDF5 file."""
