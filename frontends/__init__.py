@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 
-from mmconvert.ir.errors import InputError
+from mmconvert.ir.errors import InputError, UnsupportedError
 from mmconvert.ir.plugins import load_plugin
 
 FRONTENDS = ("onnx", "ir", "pytorch", "tensorflow")
