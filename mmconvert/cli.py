@@ -215,6 +215,8 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
     if signature is not None:
         options["signature"] = signature
     if opset is not None:
+        if to != "onnx":
+            raise click.UsageError("--opset: only with --to onnx (the ONNX opset to write)")
         options["opset"] = opset
     options.update(_source_options(input_shapes, input_dtypes, dynamic, trust_source_ops))
     if not no_validate:

@@ -56,3 +56,10 @@ def test_cli_unknown_flag_is_a_usage_error():
     r = subprocess.run([sys.executable, "-m", "mmconvert", "convert", EXAMPLE, "--to", "onnx", "-o", "x.onnx",
                         "--atoll", "1"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and "--atoll" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_opset_only_with_the_onnx_target(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "mmconvert", "convert", EXAMPLE, "--to", "pytorch", "-o",
+                        str(tmp_path / "pt"), "--opset", "13"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "--opset: only with --to onnx" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "pt").exists()
