@@ -192,7 +192,7 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
       mmconvert convert model.pt2 --to pytorch -o model_pt/
       mmconvert convert saved_model/ --to pytorch -o model_pt/ --signature serving_default
     """
-    from mmconvert.validators.report import dropped_text
+    from mmconvert.validators.report import DROPPED_NOTE, dropped_text
 
     from .api import convert as do_convert
 
@@ -248,8 +248,7 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
                 line = f"route: {route['path']} -> ONNX frontend, because {route.get('reason')}"
             _out.print(f"  {_text(line)}", markup=False)
         for text in dropped if result.parity is None or _State.quiet else ():  # else the report says it
-            _out.print(f"  dropped: {_text(text)} (no output depends on it: the converted model does not do it)",
-                       markup=False)
+            _out.print(f"  dropped: {_text(text)} ({DROPPED_NOTE})", markup=False)
         if verbose:
             for r in result.passes:
                 _out.print(f"  pass {r.name}: {r.changes} change(s), {r.seconds * 1000:.0f} ms", markup=False)

@@ -99,6 +99,9 @@ class ParityReport:
         }
 
 
+DROPPED_NOTE = "no output depends on it: the converted model does not do it"
+
+
 def dropped_text(entry: dict) -> str:
     """``WriteFile in __inference_serve_12``: one dropped op, as the summary and the reports say it."""
     where = entry.get("function") or entry.get("node")

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..report import ParityReport, dropped_text
+from ..report import DROPPED_NOTE, ParityReport, dropped_text
 from ._common import (DASH, dtype_text, first_divergent_info, fmt_cosine, fmt_num, fmt_pct, is_compared,
                       layer_window, shape_text, verdict)
 
@@ -65,8 +65,7 @@ def print_report(report: ParityReport, console: Console | None = None) -> None:
         line.append(f"): {message}")
         console.print(line)
     for entry in report.dropped:
-        console.print(Text(f"  dropped: {dropped_text(entry)} (no output depends on it: the converted model does"
-                           " not do it)", style="yellow"))
+        console.print(Text(f"  dropped: {dropped_text(entry)} ({DROPPED_NOTE})", style="yellow"))
     console.print(Text(verdict(report), style="bold green" if report.passed else "bold red"))
     if report.layers:
         _print_layers(report, console)
