@@ -71,7 +71,7 @@ def test_namespace_policy():
 def test_the_module_api_list_covers_the_installed_torch():
     import torch
 
-    from mmconvert.backends.pytorch.emitter import MODULE_API
+    from mmconvert.backends.pytorch.dialect import MODULE_API
 
     public = {n for n in dir(torch.nn.Module) if not n.startswith("_")} | set(vars(torch.nn.Module()))
     assert {n for n in public if not n.startswith("_")} <= MODULE_API

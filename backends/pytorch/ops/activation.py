@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..emitter import NodeCtx, lit
+from ..dialect import NodeCtx, lit
 from ..registry import register
 
 

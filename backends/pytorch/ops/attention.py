@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mmconvert.ir import dtypes
 
-from ..emitter import NodeCtx, lit, torch_dtype
+from ..dialect import NodeCtx, lit, torch_dtype
 from ..fusion import mask_kind
 from ..registry import register
 

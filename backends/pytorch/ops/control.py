@@ -3,7 +3,7 @@ constant), Loop a ``for``/``while`` loop, Scan a ``for`` loop over slices."""
 
 from __future__ import annotations
 
-from ..emitter import NodeCtx, Val
+from ..dialect import NodeCtx, Val
 from ..registry import register
 
 _IND = "    "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mmconvert.backends.codegen.geometry import auto_pads, transpose_pads
 
-from ..emitter import NodeCtx
+from ..dialect import NodeCtx
 from ..registry import register
 
 
@@ -78,7 +78,7 @@ def conv(c: NodeCtx) -> None:
             args.append("bias=False")
         dt = c.dtype(1)
         if dt != "float32":
-            from ..emitter import torch_dtype
+            from ..dialect import torch_dtype
             args.append(f"dtype={torch_dtype(dt)}")
         base = _param_base(c, 1)
         mod = c.module(f"nn.Conv{n}d({', '.join(args)})", {"weight": w, "bias": b}, base=base)

@@ -3,7 +3,7 @@ integer and quantized matmuls."""
 
 from __future__ import annotations
 
-from ..emitter import NodeCtx, lit, sanitize, torch_dtype
+from ..dialect import NodeCtx, lit, sanitize, torch_dtype
 from ..registry import register
 from .conv import _param_base
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mmconvert.ir import dtypes
 
-from ..emitter import NodeCtx, torch_dtype
+from ..dialect import NodeCtx, torch_dtype
 from ..registry import register
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..emitter import NodeCtx, lit
+from ..dialect import NodeCtx, lit
 from ..registry import register
 from .conv import spatial_pads, torch_pad
 
@@ -89,7 +89,7 @@ def _end_pad_is_ceil_mode(c: NodeCtx, kernel, strides, dilations, begin, end) ->
 
 
 def _dt(name):
-    from ..emitter import torch_dtype
+    from ..dialect import torch_dtype
 
     return torch_dtype(name)
 

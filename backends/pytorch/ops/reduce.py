@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..emitter import NodeCtx, lit, torch_dtype
+from ..dialect import NodeCtx, lit, torch_dtype
 from ..registry import register
 
 _INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")

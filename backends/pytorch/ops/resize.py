@@ -3,7 +3,7 @@ sampling is ONNX's, else an exact separable helper."""
 
 from __future__ import annotations
 
-from ..emitter import NodeCtx, lit
+from ..dialect import NodeCtx, lit
 from ..registry import register
 
 _TORCH_MODE = {(2, "linear"): "linear", (3, "linear"): "bilinear", (4, "linear"): "bilinear",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..emitter import NodeCtx, lit
+from ..dialect import NodeCtx, lit
 from ..registry import register
 
 _DEFAULT_ACTS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}

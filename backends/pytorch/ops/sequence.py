@@ -3,7 +3,7 @@ optionals are shared: backends/codegen/pylists.py)."""
 
 from __future__ import annotations
 
-from ..emitter import NodeCtx, Val
+from ..dialect import NodeCtx, Val
 from ..registry import register
 from .control import _IND, emit_body
 

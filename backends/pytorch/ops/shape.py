@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..emitter import NodeCtx, lit, torch_dtype
+from ..dialect import NodeCtx, lit, torch_dtype
 from ..registry import register
 
 

@@ -9,7 +9,7 @@ from mmconvert.ir import dtypes
 
 from mmconvert.backends.codegen.core import constant_value
 
-from ..emitter import NodeCtx, lit, torch_dtype
+from ..dialect import NodeCtx, lit, torch_dtype
 from ..registry import register
 
 
