@@ -7,6 +7,9 @@ without an if-chain:
 - ``PASSES``: the registered passes (``ir.passes``) the pipeline runs before it emits;
 - ``OPTIMIZE``: whether ``convert`` adds the optimizer's passes by default (``--optimize`` /
   ``--no-optimize`` override it);
+- ``SKIP_PASSES``: the optimizer's passes this target leaves out (with the reason beside it);
+- ``OPTIONS``: ``{name: ir.options.Option}``, the keywords ``emit`` takes; the API refuses any
+  other and the CLI builds the target's flags from them;
 - ``preflight(graph)``: raise ``UnsupportedOpsError`` listing every op it lacks, before
   any work is done;
 - ``emit(graph, path, **options) -> EmitResult``: write the artifact at ``path``, a fresh
@@ -43,6 +46,14 @@ def get_backend(target: str):
     return load_plugin(f"mmconvert.backends.{target}", target, TARGETS, "target")
 
 
+def optimizer_passes(target: str, *, skip=()) -> list[str]:
+    """The optimizer's pass names for ``target``: ``ir.passes.OPTIMIZER`` in order, without the
+    backend's ``SKIP_PASSES`` and ``skip`` (an unknown name in ``skip`` is an InputError)."""
+    from mmconvert.ir.passes import optimizer_passes as all_passes
+
+    return all_passes(skip=(*skip, *sorted(getattr(get_backend(target), "SKIP_PASSES", ()))))
+
+
 def save(backend, graph, output, *, force: bool = False, sources=(), **options) -> EmitResult:
     """Preflight, claim ``output`` (see ``ir.output``), emit into the staging path, move it
     into place.  Nothing is written when a step fails."""
@@ -55,4 +66,4 @@ def save(backend, graph, output, *, force: bool = False, sources=(), **options) 
     return result
 
 
-__all__ = ["EmitResult", "TARGETS", "get_backend", "save"]
+__all__ = ["EmitResult", "TARGETS", "get_backend", "optimizer_passes", "save"]

@@ -26,10 +26,11 @@ def detect(source) -> bool:
         return False
 
 
-OPTIONS: dict[str, str] = {}  # an IR folder takes no load option
+OPTIONS: dict = {}  # an IR folder takes no load option
 
 
-def load(source, **_options) -> Graph:
+def load(source, *, trust_source_ops: bool = False) -> Graph:
+    """An IR folder (or a Graph, as it is); ``trust_source_ops`` changes nothing: nothing runs."""
     if isinstance(source, Graph):
         return source
     from mmconvert import ir

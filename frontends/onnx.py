@@ -31,6 +31,7 @@ from mmconvert.ir.graph import Graph
 from mmconvert.ir.onnx_proto import graph_from_proto, info_text
 from mmconvert.ir.onnx_wire import MODEL_GRAPH, WireError, iter_fields, strip_raw_data
 from mmconvert.ir.opset import CANONICAL_OPSET, check_opsets
+from mmconvert.ir.options import Option
 
 NAME = "onnx"
 REQUIRES = None
@@ -72,12 +73,14 @@ def _looks_like_model(head: bytes) -> bool:
     return seen > 0
 
 
-# the options load() takes (name -> what it does): the API refuses any other
-OPTIONS = {"infer_shapes": "run ONNX shape inference while reading (default True)"}
+# the options load() takes (name -> Option: what it does): the API refuses any other
+OPTIONS = {"infer_shapes": Option("run ONNX shape inference while reading (default True)")}
 
 
-def load(source, *, infer_shapes: bool = True, **_options) -> Graph:
-    """Parse ``source`` (path, bytes or ModelProto) into a validated IR graph at its own opset."""
+def load(source, *, infer_shapes: bool = True, trust_source_ops: bool = False) -> Graph:
+    """Parse ``source`` (path, bytes or ModelProto) into a validated IR graph at its own opset.
+    (``trust_source_ops``, which every frontend takes, changes nothing here: reading an ONNX
+    file runs none of its ops.)"""
     reader = _Reader()
     if isinstance(source, onnx.ModelProto):
         model = source

@@ -20,26 +20,27 @@ from mmconvert.backends import get_backend
 from mmconvert.frontends import FRONTENDS, detect as detect_frontend, get_frontend
 from mmconvert.ir.errors import InputError, MMConvertError
 from mmconvert.ir.graph import Graph
+from mmconvert.ir.options import Option
 from mmconvert.ir.output import claim
 from mmconvert.ir.passes import PassRecord, normalize, run_pipeline
 
 # load options the API takes for every source (each frontend declares its own in OPTIONS,
 # each backend its emit options, the parity step its own: anything else is refused)
 COMMON_LOAD_OPTIONS = {
-    "upgrade_opset": "bring the graph to the canonical opset (default True)",
-    "simplify": "run onnxsim on the graph first (mmconvert[simplify])",
-    "trust_source_ops": "let a source whose graph holds ops with file, network or process effects run",
+    "upgrade_opset": Option("bring the graph to the canonical opset (default True)"),
+    "simplify": Option("run onnxsim on the graph first (mmconvert[simplify])"),
+    "trust_source_ops": Option("let a source whose graph holds ops with file, network or process effects run"),
 }
 FRAMEWORKS = FRONTENDS
 
 
-def load_options(framework: str) -> dict[str, str]:
-    """The load options a ``framework`` source takes (name -> what it does)."""
+def load_options(framework: str) -> dict[str, Option]:
+    """The load options a ``framework`` source takes (name -> ``ir.options.Option``)."""
     return {**COMMON_LOAD_OPTIONS, **getattr(get_frontend(framework), "OPTIONS", {})}
 
 
-def parity_options() -> dict[str, str]:
-    """The parity step's options (name -> what it does)."""
+def parity_options() -> dict[str, Option]:
+    """The parity step's options (name -> ``ir.options.Option``)."""
     from mmconvert.validators.core import OPTIONS
 
     return dict(OPTIONS)
@@ -141,7 +142,7 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
     check its parity against the source; returns a ConversionResult.
 
     ``optimize=True`` adds the optimizer's passes (``passes``: their names, default
-    ``ir.passes.optimizer_passes(to)``; ``skip``: names left out) to the backend's own;
+    ``backends.optimizer_passes(to)``; ``skip``: names left out) to the backend's own;
     the default (``None``) is the backend's choice: on for the code-emitting targets
     (``pytorch``, ``tensorflow``), off for ``onnx``, which keeps the source's structure.
     ``observer`` (see ``mmconvert.optimizer.PassObserver``) sees the graph before the passes
@@ -162,7 +163,8 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
     if optimize is None:
         optimize = backend.OPTIMIZE or passes is not None
     if optimize:
-        from mmconvert.ir.passes import get, optimizer_passes
+        from mmconvert.backends import optimizer_passes
+        from mmconvert.ir.passes import get
 
         for name in list(passes or ()) + list(skip):
             get(name)  # an unknown pass name is a usage error before any work
@@ -222,7 +224,7 @@ def optimize(source, output, framework: str | None = None, validate: bool = True
              check_passes: bool = False, dump_after=(), simplify: bool = False, force: bool = False,
              **options) -> ConversionResult:
     """Optimize ``source`` into the ONNX file ``output``: the optimizer's passes (``passes``:
-    their names, default ``ir.passes.optimizer_passes("onnx")``; ``skip``: names left out) run
+    their names, default ``backends.optimizer_passes("onnx")``; ``skip``: names left out) run
     to a fixed point, then the file is written at the source's opset (or ``opset=N``) and
     (by default) checked against the source on ONNX Runtime.
 

@@ -108,6 +108,65 @@ def _parse_shapes(values: tuple[str, ...]) -> dict[str, list]:
     return shapes
 
 
+def _target_flags() -> dict[str, tuple]:
+    """Every backend's declared options that have a flag: name -> (Option, [targets])."""
+    from mmconvert.backends import get_backend
+    from mmconvert.ir.errors import MMConvertError
+
+    flags: dict[str, tuple] = {}
+    for target in TARGETS:
+        try:
+            declared = getattr(get_backend(target), "OPTIONS", {})
+        except MMConvertError:  # a target whose package is missing has no flags
+            continue
+        for name, option in declared.items():
+            if option.cli == "api":
+                continue
+            if name in flags and flags[name][0].cli != option.cli:
+                raise RuntimeError(f"option '{name}' is spelled two ways by two backends")
+            flags.setdefault(name, (option, []))[1].append(target)
+    return flags
+
+
+def _target_options(f):
+    """The target-specific flags of ``convert``, built from the backends' ``OPTIONS``
+    (``ir/options.py``): a new backend option needs no edit here."""
+    from mmconvert.ir.options import flag_name
+
+    for name, (option, targets) in reversed(list(_target_flags().items())):
+        flag = flag_name(name)
+        implies = f" (implies {', '.join(map(flag_name, option.implies))})" if option.implies else ""
+        text = f"{', '.join(targets)}: {option.help}{implies}."
+        kind = option.cli
+        if kind == "flag":
+            decl = click.option(flag, name, is_flag=True, default=None, help=text)
+        elif kind == "switch":
+            decl = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=text)
+        elif kind == "choice":
+            decl = click.option(flag, name, type=click.Choice(option.choices), default=None, help=text)
+        elif kind == "int":
+            decl = click.option(flag, name, type=int, default=None, help=text)
+        else:  # names
+            decl = click.option(flag, name, default=None, is_flag=False, flag_value="all", metavar="[NAMES]", help=text)
+        f = decl(f)
+    return f
+
+
+def _target_values(to: str, given: dict) -> dict:
+    """The API keywords for the target flags given; a flag of another target is a usage error."""
+    from mmconvert.ir.options import flag_name, from_cli
+
+    flags = _target_flags()
+    options: dict = {}
+    for name, value in given.items():
+        option, targets = flags[name]
+        values = from_cli(name, option, value)
+        if values and to not in targets:
+            raise click.UsageError(f"{flag_name(name)}: only with --to {' or '.join(targets)}")
+        options.update(values)
+    return options
+
+
 def _trust_option(f):
     """``--trust-source-ops``: the same flag on every command that runs or reads a source."""
     return click.option(
@@ -149,7 +208,6 @@ def cli(quiet: bool) -> None:
               help="PyTorch module: axes that stay dynamic, named, e.g. input_ids:0=batch,1=seq (repeatable).")
 @click.option("--signature", default=None, metavar="NAME",
               help="SavedModel source: the signature to convert (default: serving_default).")
-@click.option("--opset", type=int, default=None, help="ONNX opset to write (default: the source's, else the canonical one).")
 @click.option("--optimize/--no-optimize", default=None,
               help="Run the optimizer's passes (default: on for pytorch and tensorflow, off for onnx, which keeps the source's structure).")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists (only an output mmconvert wrote).")
@@ -160,18 +218,10 @@ def cli(quiet: bool) -> None:
 @click.option("--atol", type=float, default=None, help="Parity: absolute tolerance for float outputs (default per dtype).")
 @click.option("--rtol", type=float, default=None, help="Parity: relative tolerance for float outputs (default per dtype).")
 @click.option("--dim", "dims", multiple=True, metavar="NAME=VALUE", help="Parity: value of a symbolic dim, e.g. batch=2 (repeatable).")
-@click.option("--saved-model", is_flag=True, help="tensorflow: also write a SavedModel (OUT/saved_model) and check its parity.")
-@click.option("--tflite", is_flag=True, help="tensorflow: also write OUT/model.tflite (float32) and check it in LiteRT.")
-@click.option("--tflite-quantize", type=click.Choice(["float16", "dynamic-int8"]), default=None,
-              help="tensorflow: quantize the TFLite export (implies --tflite).")
-@click.option("--inputs-as-nhwc", default=None, is_flag=False, flag_value="all", metavar="[NAMES]",
-              help="tensorflow: take these inputs channels-last (comma-separated names; alone: every rank 3-5 input).")
-@click.option("--outputs-as-nhwc", default=None, is_flag=False, flag_value="all", metavar="[NAMES]",
-              help="tensorflow: return these outputs channels-last (comma-separated names; alone: every rank 3-5 output).")
 @_trust_option
-def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, signature, opset, optimize, force,
-            no_validate, verbose, report, as_json, atol, rtol, dims, saved_model, tflite, tflite_quantize, inputs_as_nhwc,
-            outputs_as_nhwc, trust_source_ops):
+@_target_options
+def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, signature, optimize, force,
+            no_validate, verbose, report, as_json, atol, rtol, dims, trust_source_ops, **target_flags):
     """Convert SOURCE to another framework.
 
     SOURCE is a model file or folder (.onnx, .pt2 from torch.export.save, TorchScript .pt,
@@ -199,25 +249,9 @@ def convert(source, to, output, framework, input_shapes, input_dtypes, dynamic, 
     if report:
         _check_writable(report, force)
     options = {"force": force, "optimize": optimize}
-    tf_only = {"--saved-model": saved_model, "--tflite": tflite, "--tflite-quantize": tflite_quantize,
-               "--inputs-as-nhwc": inputs_as_nhwc, "--outputs-as-nhwc": outputs_as_nhwc}
-    given = [k for k, v in tf_only.items() if v]
-    if given and to != "tensorflow":
-        raise click.UsageError(f"{', '.join(given)}: only with --to tensorflow")
-    if saved_model:
-        options["saved_model"] = True
-    if tflite or tflite_quantize:
-        options["tflite"] = True
-        options["tflite_quantize"] = tflite_quantize
-    for key, value in (("inputs_as_nhwc", inputs_as_nhwc), ("outputs_as_nhwc", outputs_as_nhwc)):
-        if value:
-            options[key] = True if value == "all" else [v for v in value.split(",") if v]
+    options.update(_target_values(to, target_flags))
     if signature is not None:
         options["signature"] = signature
-    if opset is not None:
-        if to != "onnx":
-            raise click.UsageError("--opset: only with --to onnx (the ONNX opset to write)")
-        options["opset"] = opset
     options.update(_source_options(input_shapes, input_dtypes, dynamic, trust_source_ops))
     if not no_validate:
         options.update(_parity_options(atol, rtol, dims))
@@ -301,7 +335,8 @@ def optimize(source, output, passes, skip, check_passes, dump_after, simplify, f
       mmconvert optimize model.onnx -o model.opt.onnx --skip fuse_attention --check-passes
       mmconvert optimize model.onnx -o model.opt.onnx --passes remove_noops,fold_constants --dump-after fold_constants
     """
-    from mmconvert.ir.passes import OPTIMIZER, describe, optimizer_passes
+    from mmconvert.backends import optimizer_passes
+    from mmconvert.ir.passes import OPTIMIZER, describe
 
     if list_passes:
         default = set(optimizer_passes("onnx"))

@@ -14,7 +14,8 @@ from onnx import helper as h
 
 import mmconvert
 from mmconvert.backends.onnx import to_model
-from mmconvert.ir.passes import OPTIMIZER, describe, optimizer_passes, registered, run_pipeline
+from mmconvert.backends import optimizer_passes
+from mmconvert.ir.passes import OPTIMIZER, describe, registered, run_pipeline
 from mmconvert.validators.runners.onnx_runner import session
 
 F = T.FLOAT
@@ -78,6 +79,15 @@ def test_every_optimizer_pass_is_registered_and_states_its_rule():
     assert "fuse_gelu" not in optimizer_passes("onnx", skip=["fuse_gelu"])
     with pytest.raises(mmconvert.MMConvertError, match="unknown pass"):
         optimizer_passes("onnx", skip=["no_such_pass"])
+    # the IR names no target: each backend declares what it leaves out
+    from mmconvert.backends import get_backend
+    from mmconvert.ir import passes
+
+    assert not hasattr(passes, "NOT_FOR")
+    for target in ("onnx", "pytorch", "tensorflow"):
+        skipped = get_backend(target).SKIP_PASSES
+        assert skipped <= set(OPTIMIZER), target
+        assert not skipped & set(optimizer_passes(target)) and set(optimizer_passes(target)) | skipped == set(OPTIMIZER)
 
 
 # ------------------------------------------------------------------ inference
@@ -175,8 +185,6 @@ def test_a_zero_bias_goes_only_where_weights_need_not_stay():
     assert ops(g) == ["Add", "Relu"]  # a layer's weight: remove_noops keeps it
     optimized(g, "remove_neutral_weights")
     assert ops(g) == ["Relu"]
-    from mmconvert.ir.passes import optimizer_passes
-
     assert "remove_neutral_weights" in optimizer_passes("onnx")
     assert "remove_neutral_weights" not in optimizer_passes("pytorch") + optimizer_passes("tensorflow")
 

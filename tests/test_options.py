@@ -48,8 +48,79 @@ def test_declared_options_still_work(tmp_path):
 
 
 def test_every_option_has_help_text():
-    declared = {**parity_options(), **load_options("onnx"), **get_backend("onnx").OPTIONS}
-    assert declared and all(isinstance(v, str) and v for v in declared.values())
+    from mmconvert.ir.options import Option
+
+    declared = {**parity_options(), **load_options("onnx"), **load_options("pytorch"), **load_options("tensorflow")}
+    for target in ("onnx", "pytorch", "tensorflow"):
+        declared.update(get_backend(target).OPTIONS)
+    assert len(declared) > 20
+    assert all(isinstance(v, Option) and len(v.help) > 10 for v in declared.values()), declared
+
+
+def test_emit_and_load_take_only_their_declared_options():
+    import inspect
+
+    from mmconvert.frontends import get_frontend
+
+    for target in ("onnx", "pytorch", "tensorflow"):
+        backend = get_backend(target)
+        params = inspect.signature(backend.emit).parameters
+        assert not any(p.kind == p.VAR_KEYWORD for p in params.values()), target  # no **_ignored
+        assert set(backend.OPTIONS) == set(list(params)[2:]), target
+    for fw in ("onnx", "ir", "tensorflow"):
+        params = inspect.signature(get_frontend(fw).load).parameters
+        assert not any(p.kind == p.VAR_KEYWORD for p in params.values()), fw
+
+
+def test_cli_target_flags_are_the_backends_declarations():
+    """Each backend option with a command-line spelling is a flag of ``convert``, and the flags
+    of ``convert`` beyond the common ones are exactly those."""
+    from mmconvert.cli import convert
+    from mmconvert.ir.options import flag_name
+
+    flags = {opt for p in convert.params for opt in p.opts}
+    declared = {flag_name(name) for t in ("onnx", "pytorch", "tensorflow")
+                for name, o in get_backend(t).OPTIONS.items() if o.cli != "api"}
+    assert declared >= {"--opset", "--saved-model", "--tflite", "--tflite-quantize", "--inputs-as-nhwc",
+                        "--format-code"}
+    assert declared <= flags
+
+
+def test_cli_builds_a_flag_for_a_new_backend_option(tmp_path):
+    """A backend that declares a new option gets its flag, its usage check and its value in the
+    API call, with no edit to the CLI."""
+    code = """
+import sys
+from mmconvert.backends import get_backend
+from mmconvert.ir.options import Option
+pt = get_backend("pytorch")
+pt.OPTIONS = {**pt.OPTIONS, "line_width": Option("the width model.py is laid out at", cli="int")}
+seen = {}
+real = pt.emit
+def emit(graph, path, format_code=True, line_width=None):
+    seen["line_width"] = line_width
+    return real(graph, path, format_code=format_code)
+pt.emit = emit
+from mmconvert.cli import cli
+try:
+    cli.main(sys.argv[1:], standalone_mode=False)
+finally:
+    print("SEEN", seen)
+"""
+    base = [sys.executable, "-c", code, "convert", EXAMPLE, "-o"]
+    r = subprocess.run(base + [str(tmp_path / "pt"), "--to", "pytorch", "--line-width", "88", "--no-validate"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert "SEEN {'line_width': 88}" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run(base + [str(tmp_path / "m.onnx"), "--to", "onnx", "--line-width", "88"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert "--line-width: only with --to pytorch" in r.stdout + r.stderr and "SEEN {}" in r.stdout
+
+
+def test_cli_flag_of_another_target_is_a_usage_error(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "mmconvert", "convert", EXAMPLE, "--to", "onnx", "-o",
+                        str(tmp_path / "m.onnx"), "--tflite-quantize", "float16"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "--tflite-quantize: only with --to tensorflow" in r.stderr
+    assert not (tmp_path / "m.onnx").exists()
 
 
 def test_cli_unknown_flag_is_a_usage_error():

@@ -10,6 +10,7 @@ import numpy as np
 
 from mmconvert.ir.errors import InputError
 from mmconvert.ir.graph import Graph
+from mmconvert.ir.options import Option
 from mmconvert.ir.sandbox import confined
 
 from . import inputs as input_gen
@@ -18,17 +19,17 @@ from .report import OutputReport, ParityReport
 from .runners import get_runner
 from .runners.onnx_runner import Runner as OnnxRunner
 
-# the parity step's options (name -> what it does): the API refuses any other
+# the parity step's options (name -> Option: what it does): the API refuses any other
 OPTIONS = {
-    "atol": "absolute tolerance for float outputs (default per dtype)",
-    "rtol": "relative tolerance for float outputs (default per dtype)",
-    "tolerances": "{output: (atol, rtol)} for single outputs",
-    "seed": "seed of the generated inputs (default 0)",
-    "samples": "number of generated input samples (default 2)",
-    "dims": "{symbolic dim: value} for the generated inputs",
-    "data": "inputs to use instead: an .npz, an ONNX test_data_set folder, or a list of samples",
-    "per_layer": "compare every intermediate tensor and name the first diverging node",
-    "mode": "per layer: accumulated (default) or isolated",
+    "atol": Option("absolute tolerance for float outputs (default per dtype)"),
+    "rtol": Option("relative tolerance for float outputs (default per dtype)"),
+    "tolerances": Option("{output: (atol, rtol)} for single outputs"),
+    "seed": Option("seed of the generated inputs (default 0)"),
+    "samples": Option("number of generated input samples (default 2)"),
+    "dims": Option("{symbolic dim: value} for the generated inputs"),
+    "data": Option("inputs to use instead: an .npz, an ONNX test_data_set folder, or a list of samples"),
+    "per_layer": Option("compare every intermediate tensor and name the first diverging node"),
+    "mode": Option("per layer: accumulated (default) or isolated"),
 }
 RANDOM_OPS = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
 

@@ -1,5 +1,7 @@
 """ONNX backend: ``ir.Graph`` -> ``.onnx`` file at a chosen opset."""
 
+from mmconvert.ir.options import Option
+
 from .emitter import choose_opset, emit, preflight, save, supported_ops, to_model
 
 REQUIRES = None
@@ -7,8 +9,14 @@ OUTPUT = "file"
 # the round trip keeps the source's structure; `convert --optimize` adds the optimizer's passes
 OPTIMIZE = False
 PASSES: tuple[str, ...] = ()
-# the options emit() takes (name -> what it does): the API refuses any other
-OPTIONS = {"opset": "the ONNX opset to write (default: the source's, where every node fits)",
-           "external_data": "weights in <file>.data beside the model (default: only over 2 GB)"}
+# optimizer passes left out for this target: ONNX Runtime 1.32 has no Swish kernel at opset 28,
+# and its CPU Attention kernel is slower than what it makes of the decomposed form (see
+# docs/benchmarks-optimizer.md)
+SKIP_PASSES = frozenset({"fuse_silu", "fuse_attention"})
+# the options emit() takes: the API refuses any other; the CLI spells them --opset, --external-data
+OPTIONS = {
+    "opset": Option("the ONNX opset to write (default: the source's, where every node fits)", cli="int"),
+    "external_data": Option("weights in <file>.data beside the model (default: only over 2 GB)", cli="switch"),
+}
 
-__all__ = ["OPTIMIZE", "OUTPUT", "PASSES", "REQUIRES", "choose_opset", "emit", "preflight", "save", "supported_ops", "to_model"]
+__all__ = ["OPTIMIZE", "OPTIONS", "OUTPUT", "PASSES", "REQUIRES", "SKIP_PASSES", "choose_opset", "emit", "preflight", "save", "supported_ops", "to_model"]

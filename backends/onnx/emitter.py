@@ -115,8 +115,7 @@ def preflight(graph: Graph) -> None:
     """Every op passes through (custom domains as they are): nothing to check before writing."""
 
 
-def emit(graph: Graph, path: str, *, opset: int | None = None, external_data: bool | None = None,
-         **_ignored) -> EmitResult:
+def emit(graph: Graph, path: str, *, opset: int | None = None, external_data: bool | None = None) -> EmitResult:
     """Write ``graph`` as an ONNX file at ``path`` (a fresh staging path).
 
     ``external_data=None`` puts weights in ``<path>.data`` only when the model would

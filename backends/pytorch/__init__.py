@@ -3,6 +3,8 @@
 See docs/pytorch-backend.md for the artifact and what the emitted code looks like.
 """
 
+from mmconvert.ir.options import Option
+
 from .emitter import emit, generate, missing_ops, preflight, supported_ops
 
 REQUIRES = "torch"
@@ -10,8 +12,12 @@ OUTPUT = "folder"
 # the optimizer runs by default (convert --no-optimize leaves it out)
 OPTIMIZE = True
 PASSES: tuple[str, ...] = ("remove_dead_nodes", "remove_unused_initializers", "fold_constants")
-# the options emit() takes (name -> what it does): the API refuses any other
-OPTIONS = {"format_code": "lay the emitted model.py out for reading (default True)"}
+# optimizer passes left out for this target: code reads better with `torch.full(...)` than with
+# a stored tensor of one value, and a layer's bias at its initial zeros stays a parameter
+SKIP_PASSES = frozenset({"fold_large_constants", "remove_neutral_weights"})
+# the options emit() takes: the API refuses any other; the CLI spells them --format-code/--no-format-code
+OPTIONS = {"format_code": Option("lay the emitted model.py out for reading with black when installed (default on)",
+                                 cli="switch")}
 
 
 def save(graph, output, *, force: bool = False, **options):
@@ -22,4 +28,4 @@ def save(graph, output, *, force: bool = False, **options):
     return save_artifact(me, graph, output, force=force, **options)
 
 
-__all__ = ["OPTIMIZE", "OUTPUT", "PASSES", "REQUIRES", "emit", "generate", "missing_ops", "preflight", "save", "supported_ops"]
+__all__ = ["OPTIMIZE", "OPTIONS", "OUTPUT", "PASSES", "REQUIRES", "SKIP_PASSES", "emit", "generate", "missing_ops", "preflight", "save", "supported_ops"]

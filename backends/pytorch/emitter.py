@@ -33,7 +33,7 @@ def generate(graph: Graph) -> tuple[str, dict[str, np.ndarray], dict]:
     return module.source, module.state, module.manifest
 
 
-def emit(graph: Graph, path: str, *, format_code: bool = True, **_ignored) -> EmitResult:
+def emit(graph: Graph, path: str, *, format_code: bool = True) -> EmitResult:
     """Write ``graph`` as a PyTorch folder (``model.py``, ``weights.safetensors``,
     ``manifest.json``) at ``path``, a fresh staging path."""
     preflight(graph)

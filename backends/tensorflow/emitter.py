@@ -87,7 +87,7 @@ def generate(graph: Graph, **options) -> core.Module:
 
 
 def emit(graph: Graph, path: str, *, inputs_as_nhwc=None, outputs_as_nhwc=None, saved_model: bool = False,
-         tflite: bool = False, tflite_quantize: str | None = None, **_ignored) -> EmitResult:
+         tflite: bool = False, tflite_quantize: str | None = None) -> EmitResult:
     """Write ``graph`` as a TensorFlow folder (``model.py``, ``weights.safetensors``,
     ``manifest.json``; with ``saved_model``/``tflite`` also ``saved_model/`` and
     ``model.tflite``) at ``path``, a fresh staging path."""

@@ -28,6 +28,8 @@ import sys
 import weakref
 import zipfile
 
+from mmconvert.ir.options import Option
+
 NAME = "pytorch"
 REQUIRES = "torch"
 _SPEC = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -36,14 +38,14 @@ ROUTES = ("auto", "native", "dynamo", "torchscript")
 _SOURCES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-# the options load() takes (name -> what it does): the API refuses any other
+# the options load() takes (name -> Option: what it does): the API refuses any other
 OPTIONS = {
-    "example_inputs": "the example inputs a module is captured with: a tensor, a tuple, or a dict of keyword arguments",
-    "input_shapes": "{name: dims} to make example inputs from (names allowed as dims)",
-    "input_dtypes": "{name: dtype} of the made example inputs (default float32)",
-    "dynamic_shapes": "axes that stay dynamic: torch.export's form, or {name: {axis: 'dim'}}",
-    "capture": "the capture route: auto, native, dynamo or torchscript",
-    "trust_source_ops": "run a file whose graph holds ops with file, network or process effects",
+    "example_inputs": Option("the example inputs a module is captured with: a tensor, a tuple, or a dict of keyword arguments"),
+    "input_shapes": Option("{name: dims} to make example inputs from (names allowed as dims)"),
+    "input_dtypes": Option("{name: dtype} of the made example inputs (default float32)"),
+    "dynamic_shapes": Option("axes that stay dynamic: torch.export's form, or {name: {axis: 'dim'}}"),
+    "capture": Option("the capture route: auto, native, dynamo or torchscript"),
+    "trust_source_ops": Option("run a file whose graph holds ops with file, network or process effects"),
 }
 
 

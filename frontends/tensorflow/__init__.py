@@ -25,6 +25,8 @@ import os
 import weakref
 import zipfile
 
+from mmconvert.ir.options import Option
+
 NAME = "tensorflow"
 REQUIRES = "tensorflow"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -33,14 +35,14 @@ _TF_MODULES = ("keras", "tensorflow", "tf_keras")
 _SOURCES: dict = {}
 
 
-# the options load() takes (name -> what it does): the API refuses any other
+# the options load() takes (name -> Option: what it does): the API refuses any other
 OPTIONS = {
-    "signature": "the SavedModel signature to convert (default serving_default)",
-    "input_shapes": "{name: dims}: the input signature of a model that has none, or an override",
-    "input_dtypes": "{name: dtype} for input_shapes",
-    "example_inputs": "arrays giving a tf.function without input_signature its shapes",
-    "infer_shapes": "run ONNX shape inference on the translated graph (default True)",
-    "trust_source_ops": "trace and run a model whose graph holds ops with effects outside the model",
+    "signature": Option("the SavedModel signature to convert (default serving_default)"),
+    "input_shapes": Option("{name: dims}: the input signature of a model that has none, or an override"),
+    "input_dtypes": Option("{name: dtype} for input_shapes"),
+    "example_inputs": Option("arrays giving a tf.function without input_signature its shapes"),
+    "infer_shapes": Option("run ONNX shape inference on the translated graph (default True)"),
+    "trust_source_ops": Option("trace and run a model whose graph holds ops with effects outside the model"),
 }
 
 
@@ -70,7 +72,7 @@ def detect(source) -> bool:
 
 def load(source, *, signature: str | None = None, input_shapes: dict | None = None,
          input_dtypes: dict | None = None, example_inputs=None, infer_shapes: bool = True,
-         trust_source_ops: bool = False, **_options):
+         trust_source_ops: bool = False):
     """The model as a validated IR graph (at tf2onnx's opset; the pipeline normalizes it).
 
     ``signature`` picks a SavedModel's signature (default ``serving_default``);

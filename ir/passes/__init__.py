@@ -80,23 +80,14 @@ OPTIMIZER: tuple[str, ...] = (
     "fuse_flatten_softmax", "fuse_reshaped_transpose", "fuse_matmul_add", "fuse_gelu", "fuse_layer_norm", "fuse_rms_norm", "fuse_attention", "fuse_hardswish",
     "fuse_mish", "fuse_silu",
 )
-# passes left out for a target: ONNX Runtime 1.32 has no Swish kernel at opset 28, and its
-# CPU Attention kernel is slower than what it makes of the decomposed form (see
-# docs/benchmarks-optimizer.md); code reads better with `torch.full(...)` than with a stored
-# tensor of one value, and a layer's bias at its initial zeros stays a parameter; the TensorFlow backend writes the attention it is given as matmuls and
-# a softmax either way, and its Attention handler covers fewer forms (masks) than the pass makes
-NOT_FOR = {"onnx": frozenset({"fuse_silu", "fuse_attention"}),
-           "pytorch": frozenset({"fold_large_constants", "remove_neutral_weights"}),
-           "tensorflow": frozenset({"fold_large_constants", "fuse_attention", "remove_neutral_weights"})}
-
-
-def optimizer_passes(target: str = "onnx", *, skip=()) -> list[str]:
-    """The optimizer's pass names for ``target`` (registered ones only), without ``skip``."""
+def optimizer_passes(*, skip=()) -> list[str]:
+    """The optimizer's pass names (registered ones only), in order, without ``skip``.  A
+    target's own exclusions are its backend's ``SKIP_PASSES``
+    (``mmconvert.backends.optimizer_passes(target)``): the IR names no target."""
     known = registered()
     for name in skip:
         get(name)  # an unknown name is an error, not a silent no-op
-    excluded = NOT_FOR.get(target, frozenset()) | set(skip)
-    return [p for p in OPTIMIZER if p in known and p not in excluded]
+    return [p for p in OPTIMIZER if p in known and p not in set(skip)]
 
 
 @dataclass
