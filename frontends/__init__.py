@@ -13,7 +13,12 @@ framework without an if-chain (``--from`` choices come from :data:`FRONTENDS`):
   anything;
 - ``load(source, **options) -> ir.Graph``: the model as a validated graph at its own
   opset (the pipeline's ``normalize`` stage brings it to the canonical one); the paths it
-  read go to ``graph.source_files`` so that no output ever replaces them.
+  read go to ``graph.source_files`` so that no output ever replaces them;
+- ``open_source(source, **options) -> LoadedSource`` (optional): the graph together with
+  the parity reference, a runner of the source in its own framework (``ir/runner.py``'s
+  protocol) built from the very model ``load`` read and checked.  A frontend without it
+  (ONNX, IR) is judged on ONNX Runtime running the source as ONNX (``reference=None``);
+  :func:`open_source` gives every frontend that shape.
 
 Detection asks the frontends in :data:`FRONTENDS` order.
 """
@@ -21,8 +26,11 @@ Detection asks the frontends in :data:`FRONTENDS` order.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Any
 
 from mmconvert.ir.errors import InputError, UnsupportedError
+from mmconvert.ir.graph import Graph
 from mmconvert.ir.plugins import load_plugin
 
 FRONTENDS = ("onnx", "ir", "pytorch", "tensorflow")
@@ -35,6 +43,24 @@ SUFFIXES = {".onnx": "onnx", ".pt2": "pytorch", ".pt": "pytorch", ".pth": "pytor
 def get_frontend(name: str):
     """The frontend module for ``name``."""
     return load_plugin(f"mmconvert.frontends.{name}", name, FRONTENDS, "framework")
+
+
+@dataclass
+class LoadedSource:
+    """A loaded source: its graph and the runner of the source itself (the parity reference;
+    None: the source as ONNX, on ONNX Runtime)."""
+
+    graph: Graph
+    reference: Any = None  # an ir.runner.RunnerProtocol
+
+
+def open_source(framework: str, source, **options) -> LoadedSource:
+    """``source`` loaded by the ``framework`` frontend, with its parity reference when the
+    frontend has one (see the module docstring)."""
+    frontend = get_frontend(framework)
+    if hasattr(frontend, "open_source"):
+        return frontend.open_source(source, **options)
+    return LoadedSource(frontend.load(source, **options))
 
 
 def detect_spec(text: str) -> str | None:

@@ -29,7 +29,7 @@ from mmconvert.ir import dtypes
 from mmconvert.ir.errors import InputError, ModelLoadError
 from mmconvert.ir.graph import Graph
 from mmconvert.ir.onnx_proto import graph_from_proto, info_text
-from mmconvert.ir.onnx_wire import MODEL_GRAPH, WireError, iter_fields, strip_raw_data
+from mmconvert.ir.onnx_wire import WireError, is_model_file, looks_like_model, strip_raw_data
 from mmconvert.ir.opset import CANONICAL_OPSET, check_opsets
 from mmconvert.ir.options import Option
 
@@ -39,8 +39,6 @@ _LIFT_THRESHOLD = 1024  # bytes; smaller raw_data stays in the parsed skeleton
 _PACKED = frozenset({onnx.TensorProto.STRING, onnx.TensorProto.INT4, onnx.TensorProto.UINT4,
                      onnx.TensorProto.FLOAT4E2M1, getattr(onnx.TensorProto, "INT2", -1),
                      getattr(onnx.TensorProto, "UINT2", -1)})
-# ModelProto's field numbers (onnx.proto): a file whose first fields are among these is ONNX
-_MODEL_FIELDS = {1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 25}
 
 
 def detect(source) -> bool:
@@ -48,29 +46,10 @@ def detect(source) -> bool:
     if isinstance(source, onnx.ModelProto):
         return True
     if isinstance(source, (bytes, bytearray)):
-        return _looks_like_model(bytes(source[:4096]))
+        return looks_like_model(bytes(source[:4096]))
     if not isinstance(source, (str, os.PathLike)) or not os.path.isfile(source):
         return False
-    try:
-        with open(source, "rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return False
-    return _looks_like_model(head)
-
-
-def _looks_like_model(head: bytes) -> bool:
-    seen = 0
-    try:
-        for field, wt, _, vstart, vend, _ in iter_fields(head, 0, len(head)):
-            if field not in _MODEL_FIELDS:
-                return False
-            seen += 1
-            if field == MODEL_GRAPH or seen >= 3:
-                return True
-    except WireError:
-        return seen > 0  # the head cuts a long field: what came before was ModelProto's
-    return seen > 0
+    return is_model_file(os.fspath(source))
 
 
 # the options load() takes (name -> Option: what it does): the API refuses any other

@@ -34,6 +34,8 @@ class Graph:
         self.value_docs: dict[str, str] = {}  # doc strings of inputs/outputs
         self.opset_imports: dict[str, int] = {"": CANONICAL_OPSET}
         self.metadata: dict[str, Any] = {}
+        # the files the source was read from (absolute paths): no output may replace them
+        self.source_files: tuple[str, ...] = ()
         # tensor -> (holder, perm): the tensor's value is transpose(holder, perm); see ir/passes/layout.py
         self.layouts: dict[str, tuple[str, list[int]]] = {}
         self.doc_string = ""

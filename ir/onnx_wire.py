@@ -116,3 +116,32 @@ def strip_raw_data(buf, size: int, threshold: int, keep_types=frozenset()):
         graph = b"".join(graph_parts)
         model_parts.append(len_field(MODEL_GRAPH, len(graph)) + graph)
     return b"".join(model_parts), spans
+
+
+# the field numbers of onnx.ModelProto
+_MODEL_FIELDS = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 25})
+
+
+def looks_like_model(head: bytes) -> bool:
+    """Whether ``head`` (a file's first bytes) starts like a serialized ModelProto: its first
+    fields are ModelProto's, up to the graph or three of them."""
+    seen = 0
+    try:
+        for field, _wt, _, _vstart, _vend, _ in iter_fields(head, 0, len(head)):
+            if field not in _MODEL_FIELDS:
+                return False
+            seen += 1
+            if field == MODEL_GRAPH or seen >= 3:
+                return True
+    except WireError:
+        return seen > 0  # the head cuts a long field: what came before was ModelProto's
+    return seen > 0
+
+
+def is_model_file(path: str) -> bool:
+    """A file whose first bytes look like a ModelProto (see :func:`looks_like_model`)."""
+    try:
+        with open(path, "rb") as f:
+            return looks_like_model(f.read(4096))
+    except OSError:
+        return False

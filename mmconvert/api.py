@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmconvert.backends import get_backend
-from mmconvert.frontends import FRONTENDS, detect as detect_frontend, get_frontend
+from mmconvert.frontends import FRONTENDS, LoadedSource, detect as detect_frontend, get_frontend, open_source
 from mmconvert.ir.errors import InputError, MMConvertError
 from mmconvert.ir.graph import Graph
 from mmconvert.ir.options import Option
@@ -101,29 +101,34 @@ def load(source, framework: str | None = None, *, upgrade_opset: bool = True, **
     canonical opset unless ``upgrade_opset=False``."""
     framework = framework or detect_frontend(source)
     check_options(options, load_options(framework), f"load ({framework} source)")
-    graph, _ = _load(source, framework, upgrade_opset=upgrade_opset, **options)
-    return graph
+    loaded, _ = _load(source, framework, upgrade_opset=upgrade_opset, **options)
+    return loaded.graph
 
 
-def _load(source, framework, *, upgrade_opset: bool = True, simplify: bool = False,
-          **options) -> tuple[Graph, list[PassRecord]]:
-    frontend = get_frontend(framework or detect_frontend(source))
-    graph = frontend.load(source, **options)
+def _load(source, framework, *, reference: bool = False, upgrade_opset: bool = True, simplify: bool = False,
+          **options) -> tuple[LoadedSource, list[PassRecord]]:
+    """The loaded source (with its parity reference when ``reference``) and the records of
+    the load-time stages."""
+    framework = framework or detect_frontend(source)
+    if reference:
+        loaded = open_source(framework, source, **options)
+    else:
+        loaded = LoadedSource(get_frontend(framework).load(source, **options))
     records = []
     if simplify:  # onnxsim first, on the source's opset (mmconvert[simplify])
         from .optimizer import simplify as run_onnxsim
 
-        graph, record = run_onnxsim(graph)
+        loaded.graph, record = run_onnxsim(loaded.graph)
         records.append(record)
     if upgrade_opset:
-        records.append(normalize(graph))
-    return graph, records
+        records.append(normalize(loaded.graph))
+    return loaded, records
 
 
 def save(graph: Graph, output, to: str = "onnx", *, force: bool = False, **options) -> str:
     """Write ``graph`` as a ``to`` artifact (``"ir"`` writes the IR folder); returns the path.
     An existing output is replaced only with ``force=True`` (and only one mmconvert wrote)."""
-    sources = getattr(graph, "source_files", ())
+    sources = graph.source_files
     if to == "ir":
         from mmconvert import ir
 
@@ -158,7 +163,8 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
     check_options(options, {**loading, **emitting, **checking}, f"convert ({framework} source, {to} target)",
                   parameters=("framework", "validate", "force", "optimize", "passes", "skip", "observer"))
     load_opts = _pick(options, loading)
-    graph, records = _load(source, framework, **load_opts)
+    loaded, records = _load(source, framework, reference=validate, **load_opts)
+    graph = loaded.graph
     pipeline = list(backend.PASSES)
     if optimize is None:
         optimize = backend.OPTIMIZE or passes is not None
@@ -175,11 +181,8 @@ def convert(source, output, to: str = "onnx", framework: str | None = None, vali
     with contextlib.ExitStack() as stack:
         # the reference is the source model run by its own framework (ONNX sources: ONNX
         # Runtime), or else the source as it came, before any pass rewrote the graph
-        reference = None
+        reference = loaded.reference
         if validate:
-            from mmconvert.validators.runners import reference_runner
-
-            reference = reference_runner(framework, source, graph, **load_opts)
             if reference is None:
                 reference = stack.enter_context(_reference_onnx(source, graph))
         reference_graph = graph.copy() if validate else None
@@ -254,7 +257,7 @@ def _describe(source) -> str:
 
 
 def _source_paths(source, graph: Graph) -> tuple[str, ...]:
-    paths = list(getattr(graph, "source_files", ()) or ())
+    paths = list(graph.source_files or ())
     if isinstance(source, (str, os.PathLike)):
         paths.append(os.fspath(source))
     return tuple(paths)
@@ -271,15 +274,14 @@ def validate(reference, candidate, framework: str | None = None, target: str | N
     (``example_inputs=`` for a torch module ...).
     """
     from mmconvert.validators.core import validate as run_validation
-    from mmconvert.validators.runners import reference_runner
 
     framework = framework or detect_frontend(reference)
     loading, checking = load_options(framework), parity_options()
     check_options(options, {**loading, **checking}, f"validate ({framework} reference)",
                   parameters=("framework", "target"))
     load_opts, check_opts = _pick(options, loading), _pick(options, checking)
-    graph = load(reference, framework, **load_opts)
-    runner = reference_runner(framework, reference, graph, **load_opts)
+    loaded, _ = _load(reference, framework, reference=True, **load_opts)
+    graph, runner = loaded.graph, loaded.reference
     if runner is not None:
         return run_validation(runner, os.fspath(candidate), graph, target=target, **check_opts)
     with _reference_onnx(reference, graph) as ref_path:

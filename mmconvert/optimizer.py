@@ -134,5 +134,5 @@ def simplify(graph: Graph) -> tuple[Graph, PassRecord]:
                          " its result)", hint="run without --simplify")
     simplified = get_frontend("onnx").load(data)
     simplified.metadata = dict(graph.metadata)
-    simplified.source_files = getattr(graph, "source_files", ())
+    simplified.source_files = graph.source_files
     return simplified, PassRecord("onnxsim", max(before - len(simplified), 0), 1, time.perf_counter() - start)

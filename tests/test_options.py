@@ -68,8 +68,10 @@ def test_emit_and_load_take_only_their_declared_options():
         assert not any(p.kind == p.VAR_KEYWORD for p in params.values()), target  # no **_ignored
         assert set(backend.OPTIONS) == set(list(params)[2:]), target
     for fw in ("onnx", "ir", "tensorflow"):
-        params = inspect.signature(get_frontend(fw).load).parameters
+        frontend = get_frontend(fw)
+        params = inspect.signature(getattr(frontend, "open_source", frontend.load)).parameters
         assert not any(p.kind == p.VAR_KEYWORD for p in params.values()), fw
+        assert set(frontend.OPTIONS) <= set(params), fw
 
 
 def test_cli_target_flags_are_the_backends_declarations():

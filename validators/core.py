@@ -55,7 +55,8 @@ def validate(reference, candidate: str, graph: Graph, *, target: str | None = No
     """Compare ``candidate`` with ``reference`` on generated or given inputs.
 
     ``reference`` is an ONNX file (run on ONNX Runtime) or a runner of the source model
-    in its own framework (``validators.runners.reference_runner``).  ``graph`` is the IR of
+    in its own framework (any ``ir.runner.RunnerProtocol``: the one its frontend returned with
+the graph, ``frontends.open_source``).  ``graph`` is the IR of
     the reference: it gives input roles, random outputs and the topological order for
     per-layer localization.
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import weakref
 import zipfile
 
 from mmconvert.ir.options import Option
@@ -34,8 +33,6 @@ NAME = "pytorch"
 REQUIRES = "torch"
 _SPEC = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 ROUTES = ("auto", "native", "dynamo", "torchscript")
-# the source each loaded graph came from: the parity reference runs it
-_SOURCES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 # the options load() takes (name -> Option: what it does): the API refuses any other
@@ -80,6 +77,21 @@ def load(source, *, capture: str = "auto", trust_source_ops: bool = False, **opt
 
     A file's pickles, shape expressions and ops are checked before anything in it runs
     (``frontends/pytorch/safety.py``); ``trust_source_ops=True`` lets its ops through."""
+    return _load(source, capture=capture, trust_source_ops=trust_source_ops, **options)[0]
+
+
+def open_source(source, *, capture: str = "auto", trust_source_ops: bool = False, **options):
+    """:func:`load`'s graph with the parity reference: the resolved module (or program, or
+    TorchScript module) run by PyTorch (``reference.py``)."""
+    from mmconvert.frontends import LoadedSource
+
+    from .reference import SourceRunner
+
+    graph, src = _load(source, capture=capture, trust_source_ops=trust_source_ops, **options)
+    return LoadedSource(graph, SourceRunner(src, graph))
+
+
+def _load(source, *, capture: str, trust_source_ops: bool, **options):
     import torch
 
     from mmconvert.ir.errors import InputError, UnsupportedError
@@ -124,18 +136,12 @@ def load(source, *, capture: str = "auto", trust_source_ops: bool = False, **opt
                            "state_dict": state, "parameters": params, "state_aliases": aliases})
     graph.source_files = tuple(src.files)
     graph.validate()
-    _SOURCES[graph] = src
-    return graph
+    return graph, src
 
 
 def _short(text: str) -> str:
     first = text.strip().splitlines()[0] if text.strip() else ""
     return first if len(first) <= 160 else first[:157] + "..."
-
-
-def source_of(graph):
-    """The :class:`~frontends.pytorch.sources.Source` ``graph`` was loaded from (None if unknown)."""
-    return _SOURCES.get(graph)
 
 
 def _native(program, src, names, aliases):

@@ -37,3 +37,14 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
         bits = t.view(torch.int16 if dt == "bfloat16" else torch.uint8).numpy()
         return bits.view(np_dtype(dt))
     return t.numpy()
+
+
+def to_torch(a) -> torch.Tensor:
+    """A tensor holding a copy of numpy array ``a`` (bfloat16 and float8 arrays of ml_dtypes
+    included, by their bits)."""
+    a = np.asarray(a)
+    dt = dtypes.of_array(a) if a.dtype.kind == "V" else None  # ml_dtypes' types
+    if dt in ("bfloat16", "float8e4m3fn", "float8e5m2", "float8e4m3fnuz", "float8e5m2fnuz"):
+        bits = torch.from_numpy(np.ascontiguousarray(a).view(np.int16 if dt == "bfloat16" else np.uint8).copy())
+        return bits.view(TORCH_DTYPE[dt])
+    return torch.from_numpy(np.array(a))  # a writeable C-order copy; keeps 0-d arrays 0-d

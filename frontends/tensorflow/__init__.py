@@ -22,7 +22,6 @@ of its formats.
 from __future__ import annotations
 
 import os
-import weakref
 import zipfile
 
 from mmconvert.ir.options import Option
@@ -31,8 +30,6 @@ NAME = "tensorflow"
 REQUIRES = "tensorflow"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _TF_MODULES = ("keras", "tensorflow", "tf_keras")
-# id(graph) -> the loaded source's call, for the parity reference (dropped with the graph)
-_SOURCES: dict = {}
 
 
 # the options load() takes (name -> Option: what it does): the API refuses any other
@@ -70,10 +67,17 @@ def detect(source) -> bool:
         return False
 
 
-def load(source, *, signature: str | None = None, input_shapes: dict | None = None,
-         input_dtypes: dict | None = None, example_inputs=None, infer_shapes: bool = True,
-         trust_source_ops: bool = False):
-    """The model as a validated IR graph (at tf2onnx's opset; the pipeline normalizes it).
+def load(source, **options):
+    """The model as a validated IR graph (at tf2onnx's opset; the pipeline normalizes it);
+    the options are :func:`open_source`'s."""
+    return open_source(source, **options).graph
+
+
+def open_source(source, *, signature: str | None = None, input_shapes: dict | None = None,
+                input_dtypes: dict | None = None, example_inputs=None, infer_shapes: bool = True,
+                trust_source_ops: bool = False):
+    """The model as a validated IR graph with its parity reference: the traced source itself,
+    run by TensorFlow (``reference.py``).
 
     ``signature`` picks a SavedModel's signature (default ``serving_default``);
     ``input_shapes={name: dims}`` / ``input_dtypes={name: dtype}`` / ``example_inputs``
@@ -81,10 +85,14 @@ def load(source, *, signature: str | None = None, input_shapes: dict | None = No
     model never called, a ``tf.function`` without ``input_signature``).
 
     Ops with effects outside the model (files, printing to files, tf.data, Python code,
-    network) are refused before anything runs (UnsafeSourceError, exit 2, see :mod:`.safety`);
-    ``trust_source_ops=True`` runs them.  The stateful ops no output depends on, which the
-    artifact lacks, are listed in ``graph.metadata["dropped_ops"]`` ([{"op", "function", "node"}]).
+    network) are refused before anything runs (UnsafeSourceError, exit 2, see
+    ``ir/tf_safety.py``); ``trust_source_ops=True`` runs them.  The stateful ops no output
+    depends on, which the artifact lacks, are listed in ``graph.metadata["dropped_ops"]``
+    ([{"op", "function", "node"}]).
     """
+    from mmconvert.frontends import LoadedSource
+
+    from .reference import SourceRunner
     from .trace import trace
     from .translate import to_graph
 
@@ -92,23 +100,8 @@ def load(source, *, signature: str | None = None, input_shapes: dict | None = No
                    example_inputs=example_inputs, trust_source_ops=trust_source_ops)
     graph = to_graph(traced, infer_shapes=infer_shapes)
     graph.metadata["dropped_ops"] = [dict(d) for d in traced.dropped_ops]
-    _SOURCES[id(graph)] = traced.call
-    weakref.finalize(graph, _SOURCES.pop, id(graph), None)
-    return graph
+    path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else graph.metadata.get("source", type(source).__name__)
+    return LoadedSource(graph, SourceRunner(traced.call, str(path), graph.real_inputs, graph.outputs))
 
 
-def source_call(source, graph=None, **options):
-    """A function running ``source`` itself on a list of numpy inputs (in ``graph``'s input
-    order), returning its outputs (in ``graph``'s output order): the model :func:`load`
-    already opened for ``graph``, else ``source`` opened again with the same options (and the
-    same checks: ``trust_source_ops`` as :func:`load` had it)."""
-    call = _SOURCES.get(id(graph)) if graph is not None else None
-    if call is None:
-        from .trace import trace
-
-        keep = ("signature", "input_shapes", "input_dtypes", "example_inputs", "trust_source_ops")
-        call = trace(source, **{k: v for k, v in options.items() if k in keep}).call
-    return call
-
-
-__all__ = ["NAME", "REQUIRES", "detect", "load", "source_call"]
+__all__ = ["NAME", "OPTIONS", "REQUIRES", "detect", "load", "open_source"]

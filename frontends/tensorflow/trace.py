@@ -74,7 +74,7 @@ def trace(source, *, signature: str | None = None, input_shapes: dict | None = N
     checked by :mod:`.safety` before anything of it runs: a SavedModel's ``saved_model.pb``
     and a Keras file before they are loaded, the traced function (and its library) before it
     is returned; a refused op raises UnsafeSourceError unless ``trust_source_ops``."""
-    from . import safety
+    from mmconvert.ir import tf_safety as safety
 
     traced = _trace(source, signature=signature, input_shapes=input_shapes, input_dtypes=input_dtypes,
                     example_inputs=example_inputs, trust=trust_source_ops)
@@ -85,7 +85,7 @@ def trace(source, *, signature: str | None = None, input_shapes: dict | None = N
 
 def _trace(source, *, signature, input_shapes, input_dtypes, example_inputs, trust: bool) -> Traced:
     tf = import_tf()
-    from . import safety
+    from mmconvert.ir import tf_safety as safety
     from .shield import quiet
 
     if isinstance(source, (str, os.PathLike)):
@@ -143,7 +143,7 @@ def _no_signature(signature, what):
 def _load_keras_file(path: str):
     import keras
 
-    from .safety import check_keras_file
+    from mmconvert.ir.tf_safety import check_keras_file
 
     size = os.path.getsize(path)
     if size == 0:

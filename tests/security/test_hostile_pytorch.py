@@ -299,18 +299,14 @@ def test_ordinary_torchscript_still_converts(tmp_path):
     assert any("fc.weight" in n for n in _initializer_names(str(out)))
 
 
-class _NotLoadedHere:
-    """A graph this process's frontend did not load."""
-
-
-def test_reference_runner_checks_a_re_resolved_source(hostile):
-    """validators/runners/torch_source.reference loads the source again when the graph is not
-    this process's: the checks run there too."""
-    from mmconvert.validators.runners import torch_source
+def test_the_reference_comes_from_the_checked_load(hostile):
+    """The parity reference is returned with the graph by the frontend (open_source), built
+    from the source it checked: there is no second way in that could skip the checks."""
+    from mmconvert.frontends import open_source
 
     path, marker, _ = hostile["FromFile"]
     with pytest.raises(UnsafeSourceError):
-        torch_source.reference(path, _NotLoadedHere(), input_shapes={"x": [2, 4]})
+        open_source("pytorch", path, input_shapes={"x": [2, 4]})
     assert not os.path.exists(marker)
 
 

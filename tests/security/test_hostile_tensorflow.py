@@ -1,5 +1,5 @@
 """A TensorFlow / Keras source is untrusted: ops with effects outside the model are refused
-before any of them runs (frontends/tensorflow/safety.py).
+before any of them runs (ir/tf_safety.py).
 
 Each hostile SavedModel computes an ordinary ``x * 2`` beside one op reaching outside the
 model; tf2onnx would drop that op (no output depends on it), so without the check the
@@ -178,7 +178,7 @@ def test_saver_functions_are_not_run_by_load(tmp_path):
     restore function (a WriteFile put into __inference__traced_restore_* does not run)."""
     from tensorflow.core.protobuf import saved_model_pb2
 
-    from mmconvert.frontends.tensorflow.safety import check_saved_model_file
+    from mmconvert.ir.tf_safety import check_saved_model_file
 
     module = tf.Module()
     module.v = tf.Variable(3.0)

@@ -5,7 +5,7 @@ records (``exports.saved_model``); a SavedModel without that manifest is called 
 signature's own input order and output keys.  Per layer, only the outputs are observable.
 
 The SavedModel is checked with the TensorFlow frontend's rule before it is loaded and its
-signature before it is called (``frontends.tensorflow.safety``: no op with effects outside
+signature before it is called (``ir/tf_safety.py``: no op with effects outside
 the model); there is no trust option: an artifact mmconvert emitted never holds such ops,
 and a candidate SavedModel from elsewhere is a source like any other.
 """
@@ -37,7 +37,7 @@ class Runner:
     def __init__(self, path: str):
         import tensorflow as tf
 
-        from mmconvert.frontends.tensorflow.safety import check_function, check_saved_model_file
+        from mmconvert.ir.tf_safety import check_function, check_saved_model_file
 
         self.path = os.path.abspath(path)
         check_saved_model_file(self.path)

@@ -1,5 +1,8 @@
 """The parity reference for a PyTorch source: the source itself, run by PyTorch.
 
+:func:`frontends.pytorch.open_source` returns it with the graph (a ``RunnerProtocol`` of
+``ir/runner.py``): the source it runs is the one the frontend resolved and checked.
+
 The module (or the ``ExportedProgram``'s module, or the TorchScript module) is called on
 the inputs in the structure it was captured with: each graph input replaces the example
 tensor it came from, positional or keyword.  Its outputs are flattened as torch.export
@@ -19,7 +22,8 @@ from torch.utils import _pytree as pytree
 
 from mmconvert.ir.errors import InputError
 
-from .torch_runner import to_numpy, to_torch
+from .capture import eval_mode
+from .tensors import to_numpy, to_torch
 
 
 class SourceRunner:
@@ -27,11 +31,7 @@ class SourceRunner:
 
     def __init__(self, src, graph):
         self.src = src
-        self.graph = graph
-        if src.module is not None:
-            self.model = src.module
-        else:
-            self.model = src.program.module()
+        self._model = src.module  # a program's module is made when the reference first runs
         self.path = f"{src.description} (run by torch {torch.__version__})"
         self.input_names = list(graph.real_inputs)
         self.output_names = list(graph.outputs)
@@ -39,6 +39,12 @@ class SourceRunner:
         flat, self._spec = pytree.tree_flatten((tuple(src.args), dict(src.kwargs)))
         self._flat = flat
         self._slots = [i for i, v in enumerate(flat) if isinstance(v, torch.Tensor)]
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = self.src.program.module()
+        return self._model
 
     def _call(self, inputs: list):
         if len(inputs) != len(self._slots):
@@ -48,8 +54,6 @@ class SourceRunner:
             t = to_torch(value)
             flat[slot] = t.to(example.dtype) if t.dtype != example.dtype else t
         args, kwargs = pytree.tree_unflatten(flat, self._spec)
-        from mmconvert.frontends.pytorch.capture import eval_mode
-
         try:
             # a user's module runs in eval mode (its training flags restored after); a program's
             # module is already an inference graph
@@ -64,7 +68,7 @@ class SourceRunner:
         leaves = [v for v in pytree.tree_leaves(out) if isinstance(v, torch.Tensor)]
         if len(leaves) != len(self.output_names):
             raise InputError(f"{self.path}: returned {len(leaves)} tensors, the graph has {len(self.output_names)} outputs")
-        return [to_numpy(v) for v in leaves]
+        return [to_numpy(v).copy() for v in leaves]
 
     def capture(self, inputs: list, tensors: list[str], reference: dict | None = None) -> dict:
         if reference is not None or not isinstance(self.model, torch.nn.Module):
@@ -80,7 +84,7 @@ class SourceRunner:
 
             def hook(mod, args, output, name=name):
                 if name not in captured and isinstance(output, torch.Tensor):
-                    captured[name] = to_numpy(output)
+                    captured[name] = to_numpy(output).copy()
 
             hooks.append(module.register_forward_hook(hook))
         try:
@@ -89,15 +93,3 @@ class SourceRunner:
             for h in hooks:
                 h.remove()
         return captured
-
-
-def reference(source, graph, **_options) -> SourceRunner:
-    """The reference runner of ``graph``'s PyTorch source (the one it was loaded from)."""
-    from mmconvert.frontends.pytorch import source_of
-
-    src = source_of(graph)
-    if src is None:  # a graph not loaded by this process's frontend: load the source again
-        from mmconvert.frontends.pytorch.sources import resolve
-
-        src = resolve(source, **_options)
-    return SourceRunner(src, graph)

@@ -5,9 +5,9 @@ signature, a ``tf.function`` as it is: the conversion is compared with what the 
 model computes, not with tf2onnx's translation of it.  Inputs and outputs are the IR
 graph's, in its order (the frontend derives both from the same signature).
 
-The source is the one :func:`frontends.tensorflow.load` checked (ops with effects outside
-the model refused, ``trust_source_ops`` as the load had it); opened again, it is checked
-again with the same ``trust_source_ops``.
+:func:`frontends.tensorflow.open_source` returns it with the graph (a ``RunnerProtocol`` of
+``ir/runner.py``): the call it runs is the one the frontend traced and checked (ops with
+effects outside the model refused unless ``trust_source_ops``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from mmconvert.ir.errors import InputError
 
 
-class Runner:
+class SourceRunner:
     target = "tensorflow"
     layouts: dict[str, list[int]] = {}
 
@@ -42,12 +42,3 @@ class Runner:
         """Intermediate tensors are not observed in the source (per-layer localization
         compares the candidate with the graph's own ONNX form instead)."""
         return {}
-
-
-def reference(source, graph, **options) -> Runner:
-    from mmconvert.frontends.tensorflow import source_call
-
-    call = source_call(source, graph, trust_source_ops=bool(options.pop("trust_source_ops", False)), **options)
-    path = str(source) if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__") else \
-        graph.metadata.get("source", type(source).__name__)
-    return Runner(call, path, graph.real_inputs, graph.outputs)

@@ -1,5 +1,9 @@
 """What a TensorFlow / Keras source may run while mmconvert reads, traces and checks it.
 
+In the IR because two sides apply it: the TensorFlow frontend (to the sources it reads) and
+the SavedModel runner of ``validators/runners`` (to a candidate it loads); neither imports
+the other.
+
 TensorFlow runs a model's ops in three places during a conversion: ``tf.saved_model.load``
 (a tracked resource's ``_create_resource`` / ``_initialize`` functions: a lookup table
 filled from a file), grappler's constant folding inside tf2onnx's freezing (stateless ops
@@ -20,8 +24,8 @@ The rules (one for every TensorFlow graph mmconvert opens):
    NCCL, RPC, TPU infeed/outfeed).  Each path TensorFlow's file system layer opens may be a
    ``gs://``, ``s3://`` or ``http`` URL, so none is trusted.
 2. **Allowed** (:func:`allowed_ops`): the op types tf2onnx converts (its handler registry,
-   ``tf2onnx.handler.tf_op``, after importing its ``onnx_opset`` handlers), mmconvert's own
-   handlers (:mod:`.handlers`) and graph plumbing and model state (placeholders, calls,
+   ``tf2onnx.handler.tf_op``, after importing its ``onnx_opset`` handlers) and graph
+   plumbing and model state (placeholders, calls,
    control flow, variables and their updates, in-memory tables, tensor lists and arrays,
    random numbers, asserts), minus the denied ops.
 3. Any other op is allowed when TensorFlow registers it as stateless (``OpDef.is_stateful``
@@ -153,7 +157,7 @@ def denied_category(op: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def allowed_ops() -> frozenset[str]:
-    """tf2onnx's convertible op types + mmconvert's handlers + plumbing and model state, minus
+    """tf2onnx's convertible op types + plumbing and model state, minus
     the denied ops (:data:`_PLUMBING_PATTERNS` families are allowed on top of these)."""
     ops = set(_PLUMBING)
     try:
@@ -166,9 +170,6 @@ def allowed_ops() -> frozenset[str]:
                 ops.update(mapping)
     except Exception:  # noqa: BLE001 - without tf2onnx, plumbing only (stateless ops stay allowed)
         pass
-    from .handlers import HANDLERS
-
-    ops.update(HANDLERS)
     return frozenset(op for op in ops if denied_category(op) is None)
 
 
