@@ -158,6 +158,7 @@ def main(argv=None) -> int:
     ap.add_argument("--models", help="matrix keys or names, comma-separated")
     ap.add_argument("--match", help="node cases whose name contains one of these, comma-separated")
     ap.add_argument("--targets", default=",".join(TARGETS), help="node cases: the targets, comma-separated")
+    ap.add_argument("--work", help="the folder conversions are written to (default: a fixed one per --only, emptied first)")
     ap.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"))
     args = ap.parse_args(argv)
     if args.compare:
@@ -171,7 +172,7 @@ def main(argv=None) -> int:
     if not args.out:
         ap.error("--out or --compare is required")
     # one fixed folder: emitted files that name their own path stay comparable between runs
-    work = os.path.join(tempfile.gettempdir(), f"mmconvert-emitted-digest-{args.only or 'all'}")
+    work = args.work or os.path.join(tempfile.gettempdir(), f"mmconvert-emitted-digest-{args.only or 'all'}")
     import shutil
 
     shutil.rmtree(work, ignore_errors=True)
