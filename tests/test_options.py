@@ -136,3 +136,20 @@ def test_cli_opset_only_with_the_onnx_target(tmp_path):
                         str(tmp_path / "pt"), "--opset", "13"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and "--opset: only with --to onnx" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "pt").exists()
+
+
+def test_every_emit_option_of_onnx_and_pytorch_works(tmp_path):
+    """The declared emit options do what they say (TensorFlow's: tests/tensorflow)."""
+    onnx_out = tmp_path / "m.onnx"
+    result = mmconvert.convert(EXAMPLE, str(onnx_out), to="onnx", opset=18, external_data=True, validate=False)
+    assert result.opset == 18 and (tmp_path / "m.onnx.data").exists()
+    plain = mmconvert.convert(EXAMPLE, str(tmp_path / "plain"), to="pytorch", format_code=False, validate=False)
+    laid_out = mmconvert.convert(EXAMPLE, str(tmp_path / "laid"), to="pytorch", validate=False)
+    assert plain.output and laid_out.output
+    code = (tmp_path / "plain" / "model.py").read_text()
+    compile(code, "model.py", "exec")
+    r = subprocess.run([sys.executable, "-m", "mmconvert", "convert", EXAMPLE, "--to", "pytorch", "-o",
+                        str(tmp_path / "cli_plain"), "--no-format-code", "--no-validate"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "cli_plain" / "model.py").read_text() == code
