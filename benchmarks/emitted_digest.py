@@ -11,6 +11,14 @@ its graph with the initializers' bytes taken out, and those bytes separately.
     python benchmarks/emitted_digest.py --compare before.json after.json
 
 ``--compare`` lists every (model, target, file) whose digest differs, exit 1 when any does.
+
+TensorFlow sources do not convert to the same bytes twice: tf2onnx's node order varies from
+run to run (same code, same seed, same ``PYTHONHASHSEED``), and with it which of two equal
+nodes the optimizer keeps and so the names in ``model.py``.  Every conversion therefore also
+gets a ``~structure`` digest that ignores order and names (the ONNX graph's op types and its
+initializers as a multiset; ``model.py``'s lines with every identifier but the framework's
+replaced by one placeholder, as a multiset, and the weights as a multiset); ``--compare
+--structure-only tensorflow`` compares only that digest for the keys of TensorFlow sources.
 Conversions that fail are recorded by error type, so a refactoring that changes which models
 convert shows up too.
 """
@@ -21,6 +29,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import struct
 import sys
 import tempfile
@@ -54,28 +63,57 @@ def _onnx_digest(path: str) -> dict:
 
     model = onnx.load(path, load_external_data=False)
     data = hashlib.sha256()
+    weights = []
     for t in model.graph.initializer:
         data.update(t.raw_data)
+        weights.append([t.data_type, list(t.dims), _sha(t.raw_data)])
         t.ClearField("raw_data")
-    return {"graph": _sha(model.SerializeToString(deterministic=True)), "weights.bytes": data.hexdigest()[:16]}
+    ops = sorted(n.op_type for n in model.graph.node)
+    return {"graph": _sha(model.SerializeToString(deterministic=True)), "weights.bytes": data.hexdigest()[:16],
+            "~structure": _sha(json.dumps([ops, sorted(weights)]).encode())}
+
+
+_KEEP = frozenset("torch F nn tf self del return list tuple int float len range".split())
+
+
+def _code_structure(text: str) -> list[str]:
+    """The lines of emitted code as a sorted multiset, every identifier but the framework's
+    replaced by ``X``."""
+    anon = re.sub(r"\b[A-Za-z_]\w*\b", lambda m: m.group(0) if m.group(0) in _KEEP else "X", text)
+    return sorted(anon.splitlines())
+
+
+def _safetensors_tensors(path: str) -> list:
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    header.pop("__metadata__", None)
+    return sorted([v["dtype"], v["shape"], _sha(data[v["data_offsets"][0]:v["data_offsets"][1]])]
+                  for v in header.values())
 
 
 def digest_output(out: str) -> dict:
     """{file label: digest} of one emitted artifact (a folder or an .onnx file)."""
     if os.path.isfile(out):
         return _onnx_digest(out)
-    result = {}
-    for dirpath, _dirs, files in os.walk(out):
+    result, structure = {}, []
+    for dirpath, _dirs, files in sorted(os.walk(out)):
         for name in sorted(files):
             path = os.path.join(dirpath, name)
             rel = os.path.relpath(path, out)
+            if name == "model.py":
+                with open(path, encoding="utf-8") as f:
+                    structure.append([rel, _code_structure(f.read())])
             if name.endswith(".safetensors"):
+                structure.append([rel, _safetensors_tensors(path)])
                 result.update({f"{rel}:{k}": v for k, v in _safetensors_digest(path).items()})
             elif name.endswith(".onnx"):
                 result.update({f"{rel}:{k}": v for k, v in _onnx_digest(path).items()})
             else:
                 with open(path, "rb") as f:
                     result[rel] = _sha(f.read())
+    result["~structure"] = _sha(json.dumps(structure).encode())
     return result
 
 
@@ -136,10 +174,14 @@ def _seed() -> None:
         pass
 
 
-def compare(before: dict, after: dict) -> list[str]:
+def compare(before: dict, after: dict, structure_only=()) -> list[str]:
+    """The differences, a line each; for keys of the sources in ``structure_only`` only the
+    ``~structure`` digest counts (see the module docstring)."""
     lines = []
     for key in sorted(set(before) | set(after)):
         a, b = before.get(key), after.get(key)
+        if a and b and key.split(":")[0] in structure_only and "~structure" in a and "~structure" in b:
+            a, b = {"~structure": a["~structure"]}, {"~structure": b["~structure"]}
         if a == b:
             continue
         if a is None or b is None:
@@ -159,6 +201,9 @@ def main(argv=None) -> int:
     ap.add_argument("--match", help="node cases whose name contains one of these, comma-separated")
     ap.add_argument("--targets", default=",".join(TARGETS), help="node cases: the targets, comma-separated")
     ap.add_argument("--work", help="the folder conversions are written to (default: a fixed one per --only, emptied first)")
+    ap.add_argument("--structure-only", default="", metavar="SOURCES",
+                    help="with --compare: for these sources (e.g. tensorflow) compare only the order- and"
+                         " name-free digest")
     ap.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"))
     args = ap.parse_args(argv)
     if args.compare:
@@ -166,7 +211,7 @@ def main(argv=None) -> int:
             before, after = json.load(f), json.load(g)
         # a partial run (--match, --targets, --models) is compared on what it covers
         before = {k: v for k, v in before.items() if k in after}
-        diffs = compare(before, after)
+        diffs = compare(before, after, tuple(s for s in args.structure_only.split(",") if s))
         print("\n".join(diffs) or "identical")
         return 1 if diffs else 0
     if not args.out:
