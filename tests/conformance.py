@@ -131,3 +131,37 @@ def read_known_failures(path: str) -> dict[str, str]:
             name, _, reason = line.partition("#")
             out[name.strip()] = reason.strip()
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def ort_runnable() -> tuple[str, ...]:
+    """The node cases ONNX Runtime itself reproduces, by name."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return tuple(name for name, case in sorted(node_cases().items()) if ort_verdict(case) is None)
+
+
+def representative(known: dict[str, str], every: int) -> set[str]:
+    """The default run's subset of :func:`ort_runnable`: one case per op (the first by
+    name), every ``every``-th case and every known failure (``-m slow`` runs them all)."""
+    chosen, seen = set(), set()
+    cases = node_cases()
+    for k, name in enumerate(ort_runnable()):
+        ops = {n.op_type for n in cases[name].model.graph.node} - {"Constant"}
+        if ops - seen or k % every == 0:
+            chosen.add(name)
+            seen |= ops
+    return chosen | set(known)
+
+
+def case_params(known: dict[str, str], every: int):
+    """pytest params for the ORT-runnable cases: known failures a strict xfail with their
+    reason, the cases outside :func:`representative` marked slow."""
+    import pytest
+
+    subset = representative(known, every)
+    for name in ort_runnable():
+        marks = [pytest.mark.xfail(strict=True, reason=known[name])] if name in known else []
+        if name not in subset:
+            marks.append(pytest.mark.slow)
+        yield pytest.param(name, marks=marks, id=name)

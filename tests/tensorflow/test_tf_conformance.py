@@ -13,7 +13,6 @@ failure, and every eighth case), ``-m slow`` runs all of them, and
 
 from __future__ import annotations
 
-import functools
 import warnings
 
 import pytest
@@ -26,37 +25,11 @@ pytest.importorskip("tensorflow")
 MIN_PASS_RATE = 0.90
 
 
-@functools.lru_cache(maxsize=None)
-def ort_runnable() -> list[str]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [name for name, case in sorted(conformance.node_cases().items()) if conformance.ort_verdict(case) is None]
+# the default run: one case per op, every known failure and every EVERY-th case
+EVERY = 8
 
 
-@functools.lru_cache(maxsize=None)
-def representative() -> set[str]:
-    """One case per op (the first by name), every known failure, and every eighth case."""
-    chosen, seen = set(), set()
-    cases = conformance.node_cases()
-    for k, name in enumerate(ort_runnable()):
-        ops = {n.op_type for n in cases[name].model.graph.node} - {"Constant"}
-        if ops - seen or k % 8 == 0:
-            chosen.add(name)
-            seen |= ops
-    return chosen | set(known_failures())
-
-
-def _params():
-    known = known_failures()
-    subset = representative()
-    for name in ort_runnable():
-        marks = [pytest.mark.xfail(strict=True, reason=known[name])] if name in known else []
-        if name not in subset:
-            marks.append(pytest.mark.slow)
-        yield pytest.param(name, marks=marks, id=name)
-
-
-@pytest.mark.parametrize("name", list(_params()))
+@pytest.mark.parametrize("name", list(conformance.case_params(known_failures(), EVERY)))
 def test_node_case(name, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -65,14 +38,14 @@ def test_node_case(name, tmp_path):
 
 def test_known_failures_are_ort_runnable_cases_with_reasons():
     known = known_failures()
-    runnable = set(ort_runnable())
+    runnable = set(conformance.ort_runnable())
     stale = sorted(set(known) - runnable)
     assert not stale, f"listed cases that are not ORT-runnable node cases: {stale}"
     assert all(known.values()), "every known failure needs a reason"
 
 
 def test_pass_rate():
-    total = len(ort_runnable())
+    total = len(conformance.ort_runnable())
     failing = len(known_failures())
     assert total > 1000
     assert (total - failing) / total >= MIN_PASS_RATE, f"{total - failing}/{total} pass"
