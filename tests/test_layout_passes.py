@@ -80,6 +80,8 @@ def test_inverse_pair_around_elementwise_ops_cancels():
     ("Pad", {}, ("pads", [0, 1, 2, 0, 0, 0, 1, 1])),
     ("Slice", {}, ("slice", None)),
     ("ArgMax", {"axis": 2, "keepdims": 0}, None),
+    ("Hardmax", {"axis": -1}, None),
+    ("ReduceMax", {"keepdims": 0}, ("axes", [-1])),
 ])
 def test_axes_are_rewritten(op, attrs, extra):
     """T(nhwc) -> op(axes in NHWC terms) -> rest: pushing the transpose below rewrites the axes."""

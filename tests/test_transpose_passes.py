@@ -156,3 +156,64 @@ def test_hard_swish_between_convolutions_loses_its_transposes():
     graph = _rewrite_and_compare(model, {"x": RNG.standard_normal((2, 4, 5, 6)).astype(np.float32) * 4},
                                  [sink_transposes, cancel_transposes])
     assert not [n for n in graph.nodes if n.op_type == "Transpose"]
+
+
+# ------------------------------------------------------------------ the one op-traits table
+def test_both_movers_read_the_one_op_traits_table():
+    """sink_transposes and push_transposes keep no op lists of their own: ir/passes/op_traits.py
+    is the table, each op has one kind there."""
+    from mmconvert.ir.passes import layout, op_traits, transpose
+
+    assert transpose.UNARY is op_traits.UNARY and transpose.BROADCAST is op_traits.BROADCAST
+    assert transpose.REDUCE is op_traits.REDUCE
+    assert not any(hasattr(layout, name) for name in ("_UNARY", "_BROADCAST", "_REDUCE"))
+    assert layout.ALWAYS is op_traits.ALWAYS and layout.WHEN_FED is op_traits.WHEN_FED
+    kinds = [op_traits.ops(k) for k in set(op_traits.TRAITS.values())]
+    assert sum(len(k) for k in kinds) == len(op_traits.TRAITS)  # no op in two kinds
+    assert {"Dropout", "CastLike", "BitwiseNot"} <= op_traits.UNARY and "BitShift" in op_traits.BROADCAST
+
+
+PERMS = [[0, 2, 3, 1], [0, 3, 1, 2], [2, 0, 3, 1], [3, 2, 1, 0]]
+
+
+@pytest.mark.parametrize("perm", PERMS)
+@pytest.mark.parametrize("axes", [[1], [1, 2], [0, 3], [-1]])
+@pytest.mark.parametrize("keep", [0, 1])
+def test_a_reduction_of_the_physical_tensor_is_the_logical_one(perm, axes, keep):
+    """logical = transpose(phys, perm): reducing phys over op_traits.reduced's axes and
+    transposing by its output permutation is the logical reduction."""
+    from mmconvert.ir.passes.op_traits import reduced
+
+    phys = RNG.standard_normal((2, 3, 4, 5))
+    want = np.transpose(phys, perm).sum(axis=tuple(axes), keepdims=bool(keep))
+    new_axes, out = reduced(perm, axes, keep)
+    got = np.transpose(phys.sum(axis=tuple(new_axes), keepdims=bool(keep)), out)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("perm", PERMS)
+@pytest.mark.parametrize("axes", [None, [1, 3], [-2]])
+def test_pads_of_the_physical_tensor_are_the_logical_ones(perm, axes):
+    from mmconvert.ir.passes.op_traits import moved_pads
+
+    phys = RNG.standard_normal((2, 3, 4, 5))
+    n = 4 if axes is None else len(axes)
+    pads = list(RNG.integers(0, 3, 2 * n))
+    full = [(0, 0)] * 4
+    for i, a in enumerate(range(4) if axes is None else axes):
+        full[a % 4] = (pads[i], pads[n + i])
+    want = np.pad(np.transpose(phys, perm), full)
+    new = moved_pads(perm, pads, axes)
+    got = np.transpose(np.pad(phys, list(zip(new[:4], new[4:]))), perm)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_transpose_sinks_through_every_unary_op_of_the_table():
+    """Dropout (inference) is element-wise in the one table, so sink_transposes moves the
+    NHWC Transpose through it (its old list missed it) and the pair cancels."""
+    nodes = [_t("t_in", NHWC, "x", "x_nhwc"), helper.make_node("Dropout", ["x_nhwc"], ["d"]),
+             helper.make_node("Relu", ["d"], ["r"]), _t("t_out", NCHW, "r", "y")]
+    model = _model(nodes, [_vi("x", [1, 2, 3, 4])], [_vi("y", None)])
+    graph = _rewrite_and_compare(model, {"x": RNG.standard_normal((1, 2, 3, 4)).astype(np.float32)},
+                                 [sink_transposes, cancel_transposes])
+    assert not [n for n in graph.nodes if n.op_type == "Transpose"]

@@ -2,7 +2,7 @@
 
 from mmconvert.ir.options import Option
 
-from .emitter import choose_opset, emit, preflight, save, supported_ops, to_model
+from .emitter import choose_opset, emit, preflight, supported_ops, to_model
 
 REQUIRES = None
 OUTPUT = "file"
@@ -18,5 +18,13 @@ OPTIONS = {
     "opset": Option("the ONNX opset to write (default: the source's, where every node fits)", cli="int"),
     "external_data": Option("weights in <file>.data beside the model (default: only over 2 GB)", cli="switch"),
 }
+
+def save(graph, output, *, force: bool = False, **options):
+    """Write ``graph`` as an ONNX file at ``output``: claimed, staged, moved into place."""
+    import mmconvert.backends.onnx as me
+    from mmconvert.backends import save as save_artifact
+
+    return save_artifact(me, graph, output, force=force, **options)
+
 
 __all__ = ["OPTIMIZE", "OPTIONS", "OUTPUT", "PASSES", "REQUIRES", "SKIP_PASSES", "choose_opset", "emit", "preflight", "save", "supported_ops", "to_model"]

@@ -167,10 +167,3 @@ def emit(graph: Graph, path: str, *, opset: int | None = None, external_data: bo
     return EmitResult(path=path, target="onnx", opset=written,
                       details={"external_data": data_name if external else None})
 
-
-def save(graph: Graph, path, *, force: bool = False, **options) -> EmitResult:
-    """Write ``graph`` as an ONNX file at ``path``: claimed, staged, moved into place."""
-    import mmconvert.backends.onnx as me
-    from mmconvert.backends import save as save_artifact
-
-    return save_artifact(me, graph, path, force=force, **options)

@@ -6,21 +6,27 @@ The pattern: ``MatMul(Softmax(Add(MatMul(Q', K'), mask)), V)`` over rank-4 tenso
 divided by a scalar, or the scores once (all scalars make Attention's ``scale``), the
 mask is optional, and ``K'`` is a Transpose that swaps ``K``'s last two axes (a Transpose
 that also moves heads, ``[0, 2, 3, 1]`` of a (batch, sequence, heads, size) tensor,
-becomes the ``[0, 2, 1, 3]`` Transpose Attention's K needs).  The Softmax must be over the
+becomes the ``[0, 2, 1, 3]`` Transpose Attention's K needs); any other rank-4 ``K'`` gets
+a Transpose of its last two axes as Attention's K.  The Softmax must be over the
 last axis.  A mask must be float of the scores' dtype or bool, rank 2 to 4, with its last
 two dims certainly the scores' (ONNX Runtime does not broadcast those).  A softmax guarded
 against NaN (``Where(IsNaN(p), 0, p)``, how torch.onnx writes scaled_dot_product_attention)
-is fused only without a mask: then the guard can only act on NaN or infinite Q or K (a
-softmax of finite scores is never NaN), as the PyTorch backend's emit-time fusion assumes
-too; with a mask, a fully masked row is NaN without the guard, so it stays unfused.
+is fused with the guard dropped when no row of the softmax can be NaN for finite Q and K:
+without a mask, or with a constant mask that leaves every query at least one key (a finite
+entry, or a True one, in each row; a causal mask does).  The guard can then only act on NaN
+or infinite Q or K, which the fusion assumes away.  With any other mask a fully masked row
+is NaN in Attention where the guard made its weights 0, so the guard moves to the output:
+``Where(IsNaN(Attention(...)), 0, Attention(...))`` (the same zero row for finite V).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..graph import Graph
 from ..node import Node
 from . import register
-from .match import dtype, fresh, known_dim, op, private, rank, replace, reshaped, scalar, shape
+from .match import const, dtype, fresh, known_dim, op, private, rank, replace, reshaped, scalar, shape
 
 _FLOAT = ("float32", "float64", "float16", "bfloat16")
 
@@ -93,6 +99,16 @@ def _nan_guard(graph: Graph, probs: str):
     return p, [where, isnan]
 
 
+def _every_row_attends(graph: Graph, mask: str) -> bool:
+    """``mask`` is a constant that lets every query see at least one key (a finite entry, or a
+    True one, in each row of its last axis): a softmax of finite scores plus it is never NaN."""
+    m = const(graph, mask)
+    if m is None or m.ndim < 1 or m.size == 0:
+        return False
+    seen = m if m.dtype == np.bool_ else np.isfinite(m) if m.dtype.kind == "f" else None
+    return seen is not None and bool(seen.any(axis=-1).all())
+
+
 def _match(graph: Graph, pv: Node):
     probs, v = pv.inputs
     guard = _nan_guard(graph, probs)
@@ -112,6 +128,7 @@ def _match(graph: Graph, pv: Node):
     qk_out, scale, nodes = _unscale(graph, scores)
     pattern += nodes
     mask = None
+    guard_out = False  # the guard moves to Attention's output: a fully masked row is 0, not NaN
     add = op(graph, qk_out, "Add")
     if add is not None and private(graph, qk_out):
         for i in (0, 1):
@@ -120,8 +137,10 @@ def _match(graph: Graph, pv: Node):
                 mask = add.inputs[1 - i]
                 qk_out = cand
                 break
-        if mask is None or nodes or guarded:  # (QK^T + mask) * s would scale the mask too
+        if mask is None or nodes:  # (QK^T + mask) * s would scale the mask too
             return None
+        if guarded and not _every_row_attends(graph, mask):
+            guard_out = True
         pattern.append(add)
         qk_out, s, nodes = _unscale(graph, qk_out)
         scale *= s
@@ -136,6 +155,8 @@ def _match(graph: Graph, pv: Node):
     pattern += nodes
     scale *= sq * sk
     key = _key(graph, kt)
+    if key is None:  # K^T computed some other way (reshaped heads, dynamic dims): K is its transpose
+        key = (kt, [0, 1, 3, 2], []) if rank(graph, kt) == 4 else None
     if key is None:
         return None
     k_src, k_perm, k_nodes = key
@@ -152,7 +173,7 @@ def _match(graph: Graph, pv: Node):
             return None
         if not (_same_dim(ms[-1], ss[-1]) and _same_dim(ms[-2], ss[-2])):
             return None
-    return q, k_src, k_perm, v, mask, scale, pattern
+    return q, k_src, k_perm, v, mask, scale, pattern, (guarded[0].inputs[1] if guard_out else None)
 
 
 @register()
@@ -168,15 +189,17 @@ def fuse_attention(graph: Graph) -> int:
         found = _match(graph, pv)
         if found is None:
             continue
-        q, k_src, k_perm, v, mask, scale, pattern = found
+        q, k_src, k_perm, v, mask, scale, pattern, zero = found
         k = k_src
         if k_perm is not None:
             k = fresh(graph, f"{k_src}.bhsd")
-            tr = next(n for n in pattern if n.op_type == "Transpose" and n.inputs[0] == k_src)
-            t = Node(name=tr.name, op_type="Transpose", inputs=[k_src], outputs=[k])
+            tr = next((n for n in pattern if n.op_type == "Transpose" and n.inputs[0] == k_src), None)
+            t = Node(name=tr.name if tr is not None else f"{pv.name}_key", op_type="Transpose", inputs=[k_src],
+                     outputs=[k])
             t.set_attr("perm", k_perm)
         inputs = [q, k, v] + ([mask] if mask is not None else [])
-        new = Node(name=pv.name, op_type="Attention", inputs=inputs, outputs=[pv.outputs[0]])
+        out = pv.outputs[0] if zero is None else fresh(graph, f"{pv.outputs[0]}.unguarded")
+        new = Node(name=pv.name, op_type="Attention", inputs=inputs, outputs=[out])
         new.set_attr("scale", float(scale))
         seen: dict[str, Node] = {}
         for n in pattern:
@@ -185,6 +208,13 @@ def fuse_attention(graph: Graph) -> int:
         if k_perm is not None:
             graph.add_node(t)
             graph.nx.nodes[t.name]["order"] = graph.nx.nodes[new.name]["order"] - 0.5
+        if zero is not None:  # Where(IsNaN(attention), 0, attention): what the guard made of a masked row
+            nan = fresh(graph, f"{pv.outputs[0]}.isnan")
+            checks = [Node(name=f"{pv.name}_isnan", op_type="IsNaN", inputs=[out], outputs=[nan]),
+                      Node(name=f"{pv.name}_guard", op_type="Where", inputs=[nan, zero, out], outputs=[pv.outputs[0]])]
+            for step, n in enumerate(checks, 1):
+                graph.add_node(n)
+                graph.nx.nodes[n.name]["order"] = graph.nx.nodes[new.name]["order"] + 0.1 * step
         fused += 1
     return fused
 

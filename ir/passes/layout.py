@@ -20,6 +20,8 @@ parity check where each original tensor went (:func:`resolve`).
 - :func:`cancel_transposes`: consecutive transposes merge (an inverse pair disappears),
   identity transposes and transposes of constants go.
 
+Which ops are layout-agnostic, and how their axes follow a permutation, is the one op-traits
+table of ``ir/passes/op_traits.py`` (shared with the optimizer's ``sink_transposes``).
 A layout is never inferred from a shape: only an op's definition (Conv's input is
 channel-first) decides.  :func:`set_external_layout` changes what the caller feeds or
 gets (``--inputs-as-nhwc`` / ``--outputs-as-nhwc``).
@@ -36,44 +38,16 @@ from ..opset import is_default_domain
 from ..types import ValueType
 from . import register
 from .match import source_state
+# the op-traits table and the permutation algebra (ALWAYS, WHEN_FED, to_first, to_last ... are
+# re-exported: the TensorFlow backend's ops import them from here)
+from .op_traits import (ALWAYS, AXIS_DEFAULT, WHEN_FED, compose, inverse, is_identity, kind,  # noqa: F401
+                        moved_axes, moved_axis, moved_pads, reduced, squeezed_perm, to_first, to_last)
 
 # the domain of the channels-last forms of channel-first ops (Conv, pools, norms ...)
 CHANNELS_LAST = "mmconvert.channels_last"
 
-# channel-first ops that always run channels-last (TensorFlow's CPU kernels need it)
-ALWAYS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool",
-          "GlobalLpPool")
-# channel-first ops that become channels-last when their input already is
-WHEN_FED = ("BatchNormalization", "InstanceNormalization", "LRN", "DepthToSpace", "SpaceToDepth")
-
 
 # ------------------------------------------------------------------ permutations
-def to_last(rank: int) -> list[int]:
-    """NC... -> N...C"""
-    return [0, *range(2, rank), 1]
-
-
-def to_first(rank: int) -> list[int]:
-    """N...C -> NC..."""
-    return [0, rank - 1, *range(1, rank - 1)]
-
-
-def inverse(perm) -> list[int]:
-    inv = [0] * len(perm)
-    for i, p in enumerate(perm):
-        inv[p] = i
-    return inv
-
-
-def compose(first, then) -> list[int]:
-    """The one permutation of ``transpose(transpose(a, first), then)``."""
-    return [int(first[i]) for i in then]
-
-
-def is_identity(perm) -> bool:
-    return list(perm) == list(range(len(perm)))
-
-
 def permuted(vt: ValueType | None, perm) -> ValueType | None:
     """The type of ``transpose(t, perm)`` for a tensor of type ``vt``."""
     if vt is None or vt.shape is None or len(vt.shape) != len(perm):
@@ -241,21 +215,6 @@ def channels_last(graph: Graph) -> int:
 
 
 # ------------------------------------------------------------------ push_transposes
-_UNARY = frozenset({
-    "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "Softplus", "Softsign",
-    "Gelu", "Mish", "Swish", "ThresholdedRelu", "Shrink", "Clip", "Abs", "Neg", "Exp", "Log", "Sqrt", "Reciprocal",
-    "Floor", "Ceil", "Round", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
-    "Erf", "Sign", "Not", "IsNaN", "IsInf", "BitwiseNot", "Cast", "CastLike", "Identity", "Dropout",
-})
-_BROADCAST = frozenset({
-    "Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Sum", "Mean", "Equal", "Less", "Greater",
-    "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitShift",
-    "Where", "PRelu",
-})
-_REDUCE = frozenset({"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-                     "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"})
-
-
 def _physical(g: Graph, tensor: str, perm, rank: int) -> str | None:
     """The tensor a rewritten consumer reads instead of ``tensor`` (the logical view of a
     physical value ``transpose(phys, perm)``), or None when there is none without a new transpose."""
@@ -290,14 +249,6 @@ def _new_ints(g: Graph, base: str, values) -> str:
     return g.add_initializer(base, np.array([int(v) for v in values], dtype=np.int64))
 
 
-def _squeezed_perm(perm, removed: set[int]) -> list[int]:
-    """The permutation left after removing logical axes ``removed`` (and the physical axes
-    they were) from ``logical = transpose(phys, perm)``."""
-    kept_logical = [i for i in range(len(perm)) if i not in removed]
-    kept_phys = sorted(perm[i] for i in kept_logical)
-    return [kept_phys.index(perm[i]) for i in kept_logical]
-
-
 def _plan(g: Graph, node: Node, tensor: str, perm):
     """A function rewriting ``node`` to read the physical value of ``tensor`` (a Transpose by
     ``perm`` of it), or None when ``node`` cannot take a transposed input."""
@@ -327,34 +278,30 @@ def _plan(g: Graph, node: Node, tensor: str, perm):
     outs = [perm] * len(node.outputs)
     if op == "Transpose":
         return lambda: _merge(g, node)
-    if op in _UNARY:
+    trait = kind(op)
+    if trait == "unary":
         if op == "Dropout" and len(node.outputs) > 1 and node.outputs[1]:
             return None
         return data([0], outs)
-    if op in _BROADCAST:
+    if trait == "broadcast":
         if any(_rank_of(g, t) is None or _rank_of(g, t) > r for t in node.inputs if t):
             return None
         return data(list(range(len(node.inputs))), outs)
-    if op in ("QuantizeLinear", "DequantizeLinear"):
+    if trait == "quantize":
         if any(g.constant(t) is None or g.constant(t).size != 1 for t in node.inputs[1:] if t):
             return None
         return data([0], outs)
-    if op == "Concat":
-        if any(_rank_of(g, t) != r for t in node.inputs if t):
-            return None
-        axis = int(node.attrs["axis"]) % r
-        return data(list(range(len(node.inputs))), outs, {"axis": perm[axis]})
-    if op == "Split":
-        axis = int(node.attrs.get("axis", 0)) % r
-        return data([0], outs, {"axis": perm[axis]})
-    if op in ("Softmax", "LogSoftmax", "Hardmax"):
-        axis = int(node.attrs.get("axis", -1)) % r
-        return data([0], outs, {"axis": perm[axis]})
-    if op in ("ArgMax", "ArgMin"):
-        axis = int(node.attrs.get("axis", 0)) % r
-        keep = int(node.attrs.get("keepdims", 1))
-        return data([0], [perm if keep else _squeezed_perm(perm, {axis})], {"axis": perm[axis]})
-    if op in _REDUCE:
+    if trait == "axis":
+        default = AXIS_DEFAULT[op]
+        axis = int(node.attrs["axis"] if default is None else node.attrs.get("axis", default)) % r
+        if op == "Concat":
+            if any(_rank_of(g, t) != r for t in node.inputs if t):
+                return None
+            return data(list(range(len(node.inputs))), outs, {"axis": moved_axis(perm, axis)})
+        if op in ("ArgMax", "ArgMin") and not int(node.attrs.get("keepdims", 1)):
+            outs = [squeezed_perm(perm, {axis})]
+        return data([0], outs, {"axis": moved_axis(perm, axis)})
+    if trait == "reduce":
         if len(node.inputs) > 1 and node.inputs[1]:
             axes = _const_ints(g, node, 1)
             if axes is None:
@@ -363,39 +310,32 @@ def _plan(g: Graph, node: Node, tensor: str, perm):
             axes = []
         if not axes and int(node.attrs.get("noop_with_empty_axes", 0)):
             return data([0], outs)
-        logical = [a % r for a in axes] if axes else list(range(r))
-        keep = int(node.attrs.get("keepdims", 1))
-        out = perm if keep else _squeezed_perm(perm, set(logical))
-        new_axes = sorted(perm[a] for a in logical)
+        new_axes, out = reduced(perm, [a % r for a in axes] if axes else range(r), int(node.attrs.get("keepdims", 1)))
         return data([0], [out], extra={1: lambda: _new_ints(g, f"{node.name}_axes", new_axes)})
-    if op == "Squeeze":
+    if trait == "squeeze":
         axes = _const_ints(g, node, 1)
         if axes is None:
             return None
         logical = {a % r for a in axes}
-        return data([0], [_squeezed_perm(perm, logical)],
-                    extra={1: lambda: _new_ints(g, f"{node.name}_axes", sorted(perm[a] for a in logical))})
-    if op in ("CumSum", "CumProd"):
+        return data([0], [squeezed_perm(perm, logical)],
+                    extra={1: lambda: _new_ints(g, f"{node.name}_axes", moved_axes(perm, logical))})
+    if trait == "cumulative":
         axis = _const_ints(g, node, 1)
         if axis is None:
             return None
         return data([0], outs, extra={1: lambda: g.add_initializer(
-            f"{node.name}_axis", np.array(perm[axis[0] % r], dtype=g.constant(node.inputs[1]).dtype))})
-    if op == "Pad":
+            f"{node.name}_axis", np.array(moved_axis(perm, axis[0]), dtype=g.constant(node.inputs[1]).dtype))})
+    if trait == "pad":
         pads = _const_ints(g, node, 1)
-        if pads is None or (len(node.inputs) > 3 and node.inputs[3] and _const_ints(g, node, 3) is None):
+        has_axes = len(node.inputs) > 3 and bool(node.inputs[3])
+        axes = _const_ints(g, node, 3) if has_axes else None
+        if pads is None or (has_axes and axes is None):
             return None
-        axes = _const_ints(g, node, 3) if len(node.inputs) > 3 and node.inputs[3] else list(range(r))
-        axes = [a % r for a in axes]
-        k = len(axes)
-        begin, end = [0] * r, [0] * r
-        for i, a in enumerate(axes):
-            begin[perm[a]], end[perm[a]] = pads[i], pads[k + i]
-        extra = {1: lambda: _new_ints(g, f"{node.name}_pads", begin + end)}
-        if len(node.inputs) > 3 and node.inputs[3]:
+        extra = {1: lambda: _new_ints(g, f"{node.name}_pads", moved_pads(perm, pads, axes))}
+        if has_axes:
             extra[3] = ""
         return data([0], outs, extra=extra)
-    if op == "Slice":
+    if trait == "slice":
         starts = _const_ints(g, node, 1)
         if len(node.inputs) > 3 and node.inputs[3]:
             axes = _const_ints(g, node, 3)
@@ -403,9 +343,9 @@ def _plan(g: Graph, node: Node, tensor: str, perm):
             axes = None if starts is None else list(range(len(starts)))
         if axes is None:
             return None
-        inputs_extra = {3: lambda: _new_ints(g, f"{node.name}_axes", [perm[a % r] for a in axes])}
+        inputs_extra = {3: lambda: _new_ints(g, f"{node.name}_axes", [moved_axis(perm, a) for a in axes])}
         return data([0], outs, extra=inputs_extra)
-    if op == "Resize":
+    if trait == "resize":
         if node.attrs.get("axes") is not None:
             return None
         extra = {}
@@ -422,7 +362,7 @@ def _plan(g: Graph, node: Node, tensor: str, perm):
                     extra[slot] = (lambda v=v, s=slot: g.add_initializer(f"{node.name}_{('roi', 'scales', 'sizes')[s - 1]}",
                                                                         np.ascontiguousarray(v)))
         return data([0], outs, extra=extra)
-    if op in WHEN_FED and 3 <= r <= 5 and list(perm) == to_first(r):
+    if trait == "channels_last" and op in WHEN_FED and 3 <= r <= 5 and list(perm) == to_first(r):
         if op in ("DepthToSpace", "SpaceToDepth") and r != 4:
             return None
         if op == "BatchNormalization" and len(node.outputs) > 1 and any(node.outputs[1:]):
@@ -450,16 +390,16 @@ def _follows(g: Graph, tensor: str, root: str, depth: int = 6) -> bool:
     if depth == 0 or g.constant(tensor) is not None:
         return g.constant(tensor) is not None
     src = g.producer(tensor)
-    if src is None or not is_default_domain(src.domain) or src.op_type not in _UNARY | _BROADCAST:
+    if src is None or not is_default_domain(src.domain) or kind(src.op_type) not in ("unary", "broadcast"):
         return False
-    slots = [0] if src.op_type in _UNARY else range(len(src.inputs))
+    slots = [0] if kind(src.op_type) == "unary" else range(len(src.inputs))
     return all(_follows(g, src.inputs[s], root, depth - 1) for s in slots if s < len(src.inputs) and src.inputs[s])
 
 
 def _waits(g: Graph, node: Node, out: str) -> bool:
     """A consumer of ``out`` not yet able to take the transpose, but that will be once the
     transpose has moved down its other inputs' chains (``x * sigmoid(x)``, GELU's ``x * (...)``)."""
-    if not is_default_domain(node.domain) or node.op_type not in _BROADCAST or out not in node.inputs:
+    if not is_default_domain(node.domain) or kind(node.op_type) != "broadcast" or out not in node.inputs:
         return False
     return all(_follows(g, t, out) for t in node.inputs if t)
 

@@ -5,7 +5,9 @@ tf2onnx wraps each NHWC convolution in ``Transpose(NHWC->NCHW) Conv Transpose(NC
 and leaves the second one in place when the next op reads a tensor it cannot rearrange
 (a BatchNorm scale computed from weights).  :func:`sink_transposes` moves such a Transpose
 below element-wise ops, reductions, Concat, Pad and Softmax, rearranging their other
-operands; :func:`cancel_transposes` (``ir/passes/layout.py``, shared) merges two Transposes in a
+operands; what each op allows and how its axes follow is the one table of
+``ir/passes/op_traits.py``, which the TensorFlow backend's ``push_transposes`` reads too;
+:func:`cancel_transposes` (``ir/passes/layout.py``, shared) merges two Transposes in a
 row and drops the pair when they undo each other.  What is left sits where the layout really changes: the
 model's inputs and outputs, or a Reshape.
 """
@@ -24,21 +26,11 @@ from . import register
 from .fold import static_shape as _shape
 from .layout import cancel_transposes  # noqa: F401 - one cancelling pass for every transpose user
 from .match import source_state
+from .op_traits import BROADCAST, ELEMENTWISE, REDUCE, UNARY, inverse, kind, moved_axis, moved_pads, reduced
 
-UNARY = frozenset({
-    "Abs", "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Cast", "Ceil", "Celu", "Clip", "Cos", "Cosh", "Elu",
-    "Erf", "Exp", "Floor", "Gelu", "HardSigmoid", "HardSwish", "Identity", "IsInf", "IsNaN", "LeakyRelu", "Log",
-    "Mish", "Neg", "Not", "Reciprocal", "Relu", "Round", "Selu", "Shrink", "Sigmoid", "Sign", "Sin", "Sinh",
-    "Softplus", "Softsign", "Sqrt", "Swish", "Tan", "Tanh", "ThresholdedRelu",
-})
-BROADCAST = frozenset({
-    "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Equal", "Less", "Greater", "LessOrEqual",
-    "GreaterOrEqual", "And", "Or", "Xor", "PRelu", "Where", "Mod", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
-})
-REDUCE = frozenset({
-    "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
-    "ReduceLogSumExp", "ReduceSumSquare",
-})
+# the readers this pass moves a Transpose below, besides element-wise ops and reductions (the
+# TensorFlow backend's push_transposes takes every op of the op_traits table)
+_SINKS_INTO = ("Concat", "Pad", "Softmax", "LogSoftmax")
 
 
 def _perm(node: Node) -> list[int] | None:
@@ -90,13 +82,6 @@ def _layout_perm(graph: Graph, node: Node | None) -> list[int] | None:
     return _reshape_perm(graph, node)
 
 
-def _inverse(p: list[int]) -> list[int]:
-    inv = [0] * len(p)
-    for i, j in enumerate(p):
-        inv[j] = i
-    return inv
-
-
 def _operand_ok(graph: Graph, tensor: str, source: str, p: list[int], depth: int) -> bool:
     """``tensor`` (an input of the op the Transpose sinks into) can be brought to the
     pre-transpose layout: it is the transposed tensor, another Transpose by ``p``, a tensor
@@ -113,7 +98,7 @@ def _operand_ok(graph: Graph, tensor: str, source: str, p: list[int], depth: int
         return True
     if depth <= 0 or producer is None or not is_default_domain(producer.domain) or len(producer.outputs) != 1:
         return False
-    if producer.op_type not in UNARY and producer.op_type not in BROADCAST:
+    if producer.op_type not in ELEMENTWISE:
         return False
     return all(_operand_ok(graph, t, source, p, depth - 1) for t in producer.inputs)
 
@@ -136,21 +121,23 @@ def _sinkable(graph: Graph, node: Node, tensor: str, p: list[int], depth: int = 
     op = node.op_type
     if op in ("Transpose", "Reshape"):
         return _layout_perm(graph, node) is not None and node.inputs[0] == tensor
-    if op in UNARY:
+    trait = kind(op)
+    if trait == "unary":
         return node.inputs[0] == tensor and all(_shape(graph, t) == () for t in node.inputs[1:] if t)
-    if op in BROADCAST:
+    if trait == "broadcast":
         return all(_operand_ok(graph, t, tensor, p, depth) for t in node.inputs)
-    if op in REDUCE:
+    if trait == "reduce":
         axes = _axes(graph, node)
         return node.inputs[0] == tensor and bool(axes) and all(-r <= a < r for a in axes)
+    if op not in _SINKS_INTO:
+        return False
     if op == "Concat":
         return all(t == tensor or _layout_perm(graph, graph.producer(t)) == p for t in node.inputs)
     if op == "Pad":
         return (node.inputs[0] == tensor and len(node.inputs) > 1 and graph.constant(node.inputs[1]) is not None
                 and (len(node.inputs) < 4 or not node.inputs[3]) and all(t != tensor for t in node.inputs[1:]))
-    if op in ("Softmax", "LogSoftmax"):
-        return node.inputs[0] == tensor and graph.opset_imports.get("", 13) >= 13
-    return False
+    # Softmax, LogSoftmax: one axis since opset 13
+    return node.inputs[0] == tensor and graph.opset_imports.get("", 13) >= 13
 
 
 def _rearranged(graph: Graph, tensor: str, p: list[int], near: str) -> str:
@@ -163,7 +150,7 @@ def _rearranged(graph: Graph, tensor: str, p: list[int], near: str) -> str:
     if not shape:
         return tensor
     full = (1,) * (r - len(shape)) + tuple(shape)
-    inv = _inverse(p)
+    inv = inverse(p)
     target = [full[inv[i]] for i in range(r)]  # target[j] = full[i] where p[i] == j
     # a source's own parameter keeps its name and shape (its state dict still loads): it is
     # rearranged at run time like any other tensor
@@ -223,26 +210,18 @@ def _sink(graph: Graph, transpose: Node, node: Node) -> str | None:
     attrs = dict(node.attrs)
     after = p
     if op in REDUCE:
-        axes = sorted(p[a % r] for a in _axes(graph, node))
-        keep = node.attr("keepdims", 1)
+        axes, after = reduced(p, _axes(graph, node), node.attr("keepdims", 1))
         if len(node.inputs) > 1 and node.inputs[1]:
             inputs[1] = graph.add_initializer(f"{node.name}/axes", np.array(axes, dtype=np.int64))
         else:
             attrs["axes"] = axes
-        if not keep:
-            kept_out = [i for i in range(r) if p[i] not in axes]  # output axes, in transposed order
-            kept_in = sorted(p[i] for i in kept_out)  # the same axes, in the reduced input's order
-            after = [kept_in.index(p[i]) for i in kept_out]
     elif op == "Concat":
-        attrs["axis"] = p[node.attr("axis") % r]
+        attrs["axis"] = moved_axis(p, node.attr("axis"))
     elif op in ("Softmax", "LogSoftmax"):
-        attrs["axis"] = p[node.attr("axis", -1) % r]
+        attrs["axis"] = moved_axis(p, node.attr("axis", -1))
     elif op == "Pad":
         pads = [int(v) for v in np.asarray(graph.constant(node.inputs[1])).reshape(-1)]
-        new = [0] * (2 * r)
-        for i in range(r):
-            new[p[i]], new[r + p[i]] = pads[i], pads[r + i]
-        inputs[1] = graph.add_initializer(f"{node.name}/pads", np.array(new, dtype=np.int64))
+        inputs[1] = graph.add_initializer(f"{node.name}/pads", np.array(moved_pads(p, pads), dtype=np.int64))
     graph.remove_node(node.name)
     identity = after == list(range(len(after)))
     mid = out if identity else graph.unique_tensor_name(f"{out}/untransposed")
@@ -333,8 +312,7 @@ def cancelling_pairs(graph: Graph, depth: int = 8) -> list[tuple[str, str]]:
                         pairs.append((node.name, second.name))
                     break
                 varying = [t for t in node.inputs if t and g.constant(t) is None and not _one_element(g, t)]
-                if len(node.outputs) != 1 or len(varying) != 1 or \
-                        (node.op_type not in UNARY and node.op_type not in BROADCAST):
+                if len(node.outputs) != 1 or len(varying) != 1 or node.op_type not in ELEMENTWISE:
                     break
                 tensor, steps = varying[0], steps + 1
     return pairs

@@ -3,11 +3,26 @@ form, else an exact helper), RotaryEmbedding."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from mmconvert.ir import dtypes
 
 from ..dialect import NodeCtx, lit, torch_dtype
-from ..fusion import mask_kind
 from ..registry import register
+
+
+def mask_kind(mask: np.ndarray) -> str | None:
+    """What a constant additive attention mask amounts to: "none" (all zero), "causal" (0 on and
+    below the diagonal, -inf or float32's lowest above: both give exactly zero weight after the
+    softmax), else None (it stays a mask)."""
+    if mask.dtype.kind != "f" or mask.ndim < 2:
+        return None
+    if not mask.any():
+        return "none"
+    lower = np.tril(np.ones(mask.shape[-2:], dtype=bool))
+    if mask.shape[-1] == mask.shape[-2] and np.all(mask[..., lower] == 0) and np.all(mask[..., ~lower] <= -1e30):
+        return "causal"
+    return None
 
 
 @register("Attention", since=23)

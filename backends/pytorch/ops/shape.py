@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmconvert.backends.codegen.onnx_args import pad_args, static_expand
 from ..dialect import NodeCtx, lit, torch_dtype
 from ..registry import register
 
@@ -239,19 +240,11 @@ def slice_(c: NodeCtx) -> None:
 @register("Expand")
 def expand(c: NodeCtx) -> None:
     x = c.x(0)
-    target = c.int_list(1)
-    xs = c.shape(0)
-    if target is not None and xs is not None and all(isinstance(d, int) for d in xs):
-        try:
-            out = list(np.broadcast_shapes(tuple(xs), tuple(target)))
-        except ValueError:
-            out = None
-        if out is not None:
-            if list(xs) == out:
-                c.out(f"{x}.clone()")
-            else:
-                c.out(f"{x}.expand({', '.join(map(str, out))})")
-            return
+    known = static_expand(c)
+    if known is not None:
+        xs, out = known
+        c.out(f"{x}.clone()" if xs == out else f"{x}.expand({', '.join(map(str, out))})")
+        return
     c.out(f"{x}.expand(torch.broadcast_shapes({x}.shape, {c.ints(1)}))")
 
 
@@ -262,39 +255,32 @@ def tile(c: NodeCtx) -> None:
 
 @register("Pad")
 def pad(c: NodeCtx) -> None:
-    mode = c.choice("mode", "constant", ("constant", "reflect", "edge", "wrap"))
+    a = pad_args(c)
     x = c.x(0)
-    pads = c.int_list(1)
-    axes = c.int_list(3) if c.has(3) else None
-    r = c.rank(0)
     value = "0"
     if c.has(2):
-        s = c.scalar(2)
-        value = lit(s) if s is not None else f"{c.x(2)}.item()"
-    if pads is None or r is None or c.has(3) and axes is None:
+        value = lit(a.value) if a.value is not None else f"{c.x(2)}.item()"
+    if not a.static:
         h = c.helper("pad_onnx")
         ax = c.ints(3) if c.has(3) else "None"
-        c.out(f"{h}({x}, {c.ints(1)}, {value}, {mode!r}, {ax})")
+        c.out(f"{h}({x}, {c.ints(1)}, {value}, {a.mode!r}, {ax})")
         return
-    axes = [a + r if a < 0 else a for a in (axes if axes is not None else range(r))]
-    k = len(axes)
-    begin = {a: pads[i] for i, a in enumerate(axes)}
-    end = {a: pads[k + i] for i, a in enumerate(axes)}
     tp: list[int] = []
-    for a in reversed(range(r)):
-        tp += [begin.get(a, 0), end.get(a, 0)]
+    for begin, end in reversed(a.pairs):
+        tp += [begin, end]
     while len(tp) > 2 and tp[-1] == 0 and tp[-2] == 0:
         tp = tp[:-2]
-    if mode == "constant":
+    if a.mode == "constant":
         c.out(f"F.pad({x}, {tp}" + (f", value={value})" if value not in ("0", "0.0") else ")"))
         return
-    tmode = {"reflect": "reflect", "edge": "replicate", "wrap": "circular"}[mode]
+    tmode = {"reflect": "reflect", "edge": "replicate", "wrap": "circular"}[a.mode]
     n_sp = len(tp) // 2
+    r = len(a.pairs)
     if n_sp <= 3 and r - n_sp >= 1 and r <= 5:
         c.out(f"F.pad({x}, {tp}, mode={tmode!r})")
         return
     h = c.helper("pad_onnx")
-    c.out(f"{h}({x}, {pads}, 0, {mode!r}, {axes})")
+    c.out(f"{h}({x}, {a.pads}, 0, {a.mode!r}, {a.axes})")
 
 
 @register("Gather")

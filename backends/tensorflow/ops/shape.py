@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmconvert.backends.codegen.onnx_args import pad_args, static_expand
 from ..registry import register
 from .common import NodeCtx, lit, norm_axis, static_shape
 
@@ -158,16 +159,11 @@ def slice_(c: NodeCtx) -> None:
 @register("Expand")
 def expand(c: NodeCtx) -> None:
     x = c.x(0)
-    target = c.int_list(1)
-    xs = static_shape(c, 0)
-    if target is not None and xs is not None and None not in xs:
-        try:
-            out = list(np.broadcast_shapes(tuple(xs), tuple(target)))
-        except ValueError:
-            out = None
-        if out is not None:
-            c.out(f"tf.identity({x})" if out == list(xs) else f"tf.broadcast_to({x}, {lit(out)})")
-            return
+    known = static_expand(c)
+    if known is not None:
+        xs, out = known
+        c.out(f"tf.identity({x})" if out == xs else f"tf.broadcast_to({x}, {lit(out)})")
+        return
     c.out(f"tf.broadcast_to({x}, tf.broadcast_dynamic_shape(tf.shape({x}, out_type=tf.int64), {c.x(1)}))")
 
 
@@ -178,28 +174,20 @@ def tile(c: NodeCtx) -> None:
 
 @register("Pad")
 def pad(c: NodeCtx) -> None:
-    mode = c.choice("mode", "constant", ("constant", "reflect", "edge", "wrap"))
+    a = pad_args(c)
     x = c.x(0)
-    pads = c.int_list(1)
-    axes = c.int_list(3) if c.has(3) else None
-    r = c.rank(0)
     value = "0"
-    if c.has(2) and mode == "constant":
-        s = c.scalar(2)
-        value = lit(s) if s is not None else c.x(2)
-    if pads is None or r is None or (c.has(3) and axes is None):
+    if c.has(2) and a.mode == "constant":
+        value = lit(a.value) if a.value is not None else c.x(2)
+    if not a.static:
         ax = c.x(3) if c.has(3) else "None"
-        c.out(f"{c.helper('pad_onnx')}({x}, {c.x(1)}, {value}, {mode!r}, {ax})")
+        c.out(f"{c.helper('pad_onnx')}({x}, {c.x(1)}, {value}, {a.mode!r}, {ax})")
         return
-    axes = [norm_axis(a, r) for a in (axes if axes is not None else range(r))]
-    k = len(axes)
-    pairs = [[0, 0] for _ in range(r)]
-    for i, a in enumerate(axes):
-        pairs[a] = [pads[i], pads[k + i]]
-    if any(p < 0 for pair in pairs for p in pair) or mode in ("edge", "wrap"):
-        c.out(f"{c.helper('pad_onnx')}({x}, {lit([p[0] for p in pairs] + [p[1] for p in pairs])}, {value}, {mode!r})")
+    pairs = a.pairs
+    if any(p < 0 for pair in pairs for p in pair) or a.mode in ("edge", "wrap"):
+        c.out(f"{c.helper('pad_onnx')}({x}, {lit([p[0] for p in pairs] + [p[1] for p in pairs])}, {value}, {a.mode!r})")
         return
-    if mode == "reflect":
+    if a.mode == "reflect":
         c.out(f"tf.pad({x}, {lit(pairs)}, mode='REFLECT')")
     elif value in ("0", "0.0", "False"):
         c.out(f"tf.pad({x}, {lit(pairs)})")
