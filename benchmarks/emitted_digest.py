@@ -48,12 +48,18 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def _safetensors_digest(path: str) -> dict:
+def _read_safetensors(path: str) -> tuple[dict, bytes]:
+    """(header without its metadata, the data bytes) of a safetensors file."""
     with open(path, "rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(n))
         data = f.read()
     header.pop("__metadata__", None)
+    return header, data
+
+
+def _safetensors_digest(path: str) -> dict:
+    header, data = _read_safetensors(path)
     layout = {k: [v["dtype"], v["shape"]] for k, v in sorted(header.items())}
     return {"weights.layout": _sha(json.dumps(layout, sort_keys=True).encode()), "weights.bytes": _sha(data)}
 
@@ -84,11 +90,7 @@ def _code_structure(text: str) -> list[str]:
 
 
 def _safetensors_tensors(path: str) -> list:
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop("__metadata__", None)
+    header, data = _read_safetensors(path)
     return sorted([v["dtype"], v["shape"], _sha(data[v["data_offsets"][0]:v["data_offsets"][1]])]
                   for v in header.values())
 
