@@ -279,16 +279,22 @@ def check_saved_model_file(path: str, trust: bool = False) -> list[dict]:
     return _raise_or_return(offenders, path, trust)
 
 
-def _reach(roots, library) -> set[str]:
-    seen, stack = set(), [r for r in roots if r in library]
+def _closure(roots, successors) -> set[str]:
+    """Every name reachable from ``roots`` (``successors(name)``: the names it leads to)."""
+    seen, stack = set(), list(roots)
     while stack:
         name = stack.pop()
         if name in seen:
             continue
         seen.add(name)
-        for node in library[name].node_def:
-            stack.extend(c for c in _callees(node, library) if c in library and c not in seen)
+        stack.extend(s for s in successors(name) if s not in seen)
     return seen
+
+
+def _reach(roots, library) -> set[str]:
+    """The library functions ``roots`` call, themselves included, transitively."""
+    return _closure([r for r in roots if r in library],
+                    lambda name: [c for node in library[name].node_def for c in _callees(node, library) if c in library])
 
 
 # --------------------------------------------------------------------------- dropped ops
@@ -301,17 +307,8 @@ def _producer(ref: str) -> str | None:
 def _live(nodes, outputs) -> set[str]:
     """Names of the nodes an output depends on through data edges."""
     by_name = {n.name: n for n in nodes}
-    live, stack = set(), [p for p in (_producer(o) for o in outputs) if p in by_name]
-    while stack:
-        name = stack.pop()
-        if name in live:
-            continue
-        live.add(name)
-        for ref in by_name[name].input:
-            p = _producer(ref)
-            if p in by_name and p not in live:
-                stack.append(p)
-    return live
+    return _closure([p for p in (_producer(o) for o in outputs) if p in by_name],
+                    lambda name: [p for p in map(_producer, by_name[name].input) if p in by_name])
 
 
 def dropped_ops(cf) -> list[dict]:

@@ -257,7 +257,7 @@ def _describe(source) -> str:
 
 
 def _source_paths(source, graph: Graph) -> tuple[str, ...]:
-    paths = list(graph.source_files or ())
+    paths = list(graph.source_files)
     if isinstance(source, (str, os.PathLike)):
         paths.append(os.fspath(source))
     return tuple(paths)

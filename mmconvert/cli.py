@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 parity mismatch, 2 bad usage or unreadable input,
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -108,8 +109,10 @@ def _parse_shapes(values: tuple[str, ...]) -> dict[str, list]:
     return shapes
 
 
+@functools.lru_cache(maxsize=None)
 def _target_flags() -> dict[str, tuple]:
-    """Every backend's declared options that have a flag: name -> (Option, [targets])."""
+    """Every backend's declared options that have a flag: name -> (Option, [targets]); read
+    once, when ``convert``'s flags are built."""
     from mmconvert.backends import get_backend
     from mmconvert.ir.errors import MMConvertError
 

@@ -10,25 +10,32 @@ from mmconvert.backends.codegen import core
 from mmconvert.ir.graph import Graph
 from mmconvert.ir.opset import CANONICAL_OPSET
 
-from . import ops  # noqa: F401 - registers the handlers
 from .dialect import DIALECT, MODULE_API, UnformattedDialect  # noqa: F401 - MODULE_API: the names tests check
 from .registry import REGISTRY
 
 
+def _load_ops() -> None:
+    from . import ops  # noqa: F401 - registers the handlers (when first needed, not at start-up)
+
+
 def missing_ops(graph: Graph) -> dict[tuple[str, str], list[str]]:
+    _load_ops()
     return core.missing_ops(REGISTRY, graph)
 
 
 def preflight(graph: Graph) -> None:
+    _load_ops()
     core.preflight(DIALECT, graph)
 
 
 def supported_ops() -> dict[str, list[str]]:
+    _load_ops()
     return REGISTRY.supported()
 
 
 def generate(graph: Graph) -> tuple[str, dict[str, np.ndarray], dict]:
     """(model.py source, state dict arrays, manifest) for ``graph``."""
+    _load_ops()
     module = core.generate(DIALECT, graph)
     return module.source, module.state, module.manifest
 
